@@ -1,0 +1,94 @@
+"""``coursekit build``: execute solution notebooks in fresh kernels, export HTML and an index."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+import traceback
+from pathlib import Path
+
+import nbformat
+
+from .notebooks import execute_notebook, to_html, write_text_atomic
+from .recording import ENV_RECORD, read_records
+
+
+def _index_html(results: list[dict]) -> str:
+    rows = []
+    for r in results:
+        figures = ", ".join(
+            f"{html.escape(k)} = {v:.4g}" if isinstance(v, (int, float)) else f"{html.escape(k)} = {html.escape(str(v))}"
+            for k, v in r["records"].items()
+        )
+        link = f'<a href="{html.escape(r["html"])}">{html.escape(r["notebook"])}</a>' if r["html"] else html.escape(r["notebook"])
+        status = "ok" if r["ok"] else f"failed: {html.escape(r['error'])}"
+        rows.append(f"<tr><td>{link}</td><td>{r['seconds']:.1f}</td><td>{status}</td><td>{figures}</td></tr>")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>coursekit build</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}</style></head><body>"
+        "<h1>Course units</h1><table id='units'><tr><th>notebook</th><th>runtime (s)</th>"
+        "<th>status</th><th>recorded figures</th></tr>" + "".join(rows) + "</table></body></html>"
+    )
+
+
+def build(
+    solutions: Path = Path("solutions"),
+    out: Path = Path("build"),
+    units: list[str] | None = None,
+    *,
+    timeout: int = 600,
+    save: bool = False,
+    progress: bool = True,
+) -> list[dict]:
+    """Execute each solution notebook and write ``out/html/<name>.html`` and ``out/html/index.html``.
+
+    Records go to ``out/records.jsonl`` and, when ``COURSEKIT_RECORD`` is set, to that file too.
+    Returns one dict per notebook: notebook, seconds, ok, error, html, records.
+    """
+    from tqdm.auto import tqdm
+
+    from .cli import _solution_paths
+
+    paths = _solution_paths(Path(solutions), units)
+    html_dir = Path(out) / "html"
+    html_dir.mkdir(parents=True, exist_ok=True)
+    user_record = os.environ.get(ENV_RECORD)
+    results = []
+    bar = tqdm(paths, desc="build", unit="notebook", disable=not progress)
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        fd, rec_name = tempfile.mkstemp(prefix="records.", suffix=".jsonl")
+        os.close(fd)
+        entry = {"notebook": path.name, "seconds": 0.0, "ok": True, "error": "", "html": "", "records": {}}
+        try:
+            nb, seconds = execute_notebook(
+                path, timeout=timeout,
+                env={ENV_RECORD: rec_name, "COURSEKIT_STRICT_CHECKS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+            )
+            entry["seconds"] = seconds
+            if save:
+                nbformat.write(nb, path)
+        except Exception as exc:  # report and go on with the other notebooks
+            entry["ok"] = False
+            entry["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+            nb = getattr(exc, "nb", None)
+            if progress:
+                traceback.print_exc()
+        records = read_records(rec_name)
+        os.unlink(rec_name)
+        entry["records"] = {r["name"]: r["value"] for r in records}
+        if records:
+            lines = "".join(json.dumps(r) + "\n" for r in records)
+            for target in filter(None, [user_record, str(Path(out) / "records.jsonl")]):
+                with open(target, "a", encoding="utf-8") as fh:
+                    fh.write(lines)
+        if entry["ok"]:
+            target = html_dir / (path.stem + ".html")
+            write_text_atomic(target, to_html(nb))
+            entry["html"] = target.name
+        results.append(entry)
+    write_text_atomic(html_dir / "index.html", _index_html(results))
+    return results

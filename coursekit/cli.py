@@ -1,0 +1,237 @@
+"""The ``coursekit`` command: build, release, export, grade, data, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import DataError
+
+
+def _units(values) -> list[str] | None:
+    if not values:
+        return None
+    return [f"{int(v):02d}" for v in values]
+
+
+def _solution_paths(solutions: Path, units: list[str] | None) -> list[Path]:
+    paths = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
+    if units:
+        paths = [p for p in paths if p.name[:2] in units]
+    if not paths:
+        raise DataError("no solution notebooks found", path=solutions,
+                        fix="run from the repository root, or pass --solutions")
+    return paths
+
+
+# --------------------------------------------------------------------------- build
+
+def cmd_build(args) -> int:
+    from .build import build
+
+    result = build(
+        solutions=Path(args.solutions), out=Path(args.out), units=_units(args.unit),
+        timeout=args.timeout, save=args.save,
+    )
+    failed = [r for r in result if not r["ok"]]
+    for r in result:
+        status = "ok" if r["ok"] else f"FAILED: {r['error']}"
+        print(f"{r['notebook']}: {r['seconds']:.1f} s, {status}")
+    print(f"HTML in {Path(args.out) / 'html'}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- release
+
+def cmd_release(args) -> int:
+    from .grading.release import release
+
+    result = release(args.solutions, args.notebooks, check=args.check)
+    if args.check:
+        if result.out_of_sync:
+            for p in result.out_of_sync:
+                print(f"out of sync: {p}")
+            print("run `coursekit release` to regenerate the student notebooks")
+            return 1
+        print("student notebooks are in sync with the solutions")
+        return 0
+    for p in result.written:
+        print(f"wrote {p}")
+    for p in result.out_of_sync:
+        print(f"warning: {p} has no solution notebook")
+    if not result.written:
+        print("student notebooks already up to date")
+    return 0
+
+
+# --------------------------------------------------------------------------- export / grade
+
+def cmd_export(args) -> int:
+    from .grading.export import export_notebook
+
+    out = export_notebook(args.notebook, args.output, execute=not args.no_execute, timeout=args.timeout)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from .grading.grade import grade_folder
+
+    csv_path = grade_folder(
+        args.submissions, args.output, unit=args.unit, jobs=args.jobs, timeout=args.timeout,
+        solutions=args.solutions,
+    )
+    print(f"wrote {csv_path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- data
+
+def cmd_data(args) -> int:
+    from . import datasets as ds
+
+    if args.action == "list":
+        home = ds.get_data_home()
+        print(f"data home: {home}  (set COURSEKIT_DATA to change it)")
+        for spec in ds.list_datasets():
+            present = all((home / spec.name / f.name).exists() for f in spec.files)
+            how = "download" if spec.downloadable else "manual"
+            print(f"  {spec.name:10s} unit {spec.unit}  {'present' if present else 'missing':8s} ({how})  {spec.title}")
+        return 0
+    if not args.name:
+        raise DataError(f"`coursekit data {args.action}` needs a data set name",
+                        fix="see `coursekit data list`")
+    ds.get_spec(args.name)
+    if args.action == "fetch":
+        print(ds.fetch(args.name))
+    elif args.action == "path":
+        print(ds.dataset_path(args.name, args.source, seed=args.seed))
+    elif args.action == "toy":
+        print(ds.toy_path(args.name, seed=args.seed))
+    elif args.action == "verify":
+        results = ds.verify(args.name)
+        if not results:
+            print("nothing to verify (no files present with a known checksum)")
+        for name, ok in results.items():
+            print(f"{'ok' if ok else 'MISMATCH'}  {name}")
+        return 0 if all(results.values()) else 1
+    elif args.action == "convert":
+        if args.name == "art":
+            folder = ds.get_data_home() / "art"
+            for p in ds.convert_art_pickles(folder, allow_pickle=args.allow_pickle):
+                print(f"wrote {p}")
+        else:
+            from importlib import import_module
+
+            module = import_module(f"coursekit.datasets.{args.name}")
+            convert = getattr(module, "convert", None)
+            if convert is None:
+                raise DataError(f"data set {args.name!r} has nothing to convert")
+            for p in convert(ds.get_data_home() / args.name, allow_pickle=args.allow_pickle):
+                print(f"wrote {p}")
+    return 0
+
+
+# --------------------------------------------------------------------------- bench
+
+def cmd_bench(args) -> int:
+    from . import bench
+
+    units = [f"u{int(u)}" for u in args.unit] if args.unit else list(bench.UNITS)
+    rows = bench.run(units, quick=args.quick)
+    table = bench.format_table(rows)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.as_dict() for r in rows], indent=2))
+    if args.markdown:
+        from .bench.report import write_markdown
+
+        write_markdown(rows, args.markdown, quick=args.quick)
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="coursekit",
+        description="Course kit for recommender systems: build, release, export, grade, data, bench.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    b = sub.add_parser("build", help="execute the solution notebooks on toy data and export HTML",
+                       description="Execute every solution notebook in a fresh kernel and write "
+                                   "self-contained HTML and an index under OUT/html.")
+    b.add_argument("--unit", nargs="*", metavar="NN", help="only these units (e.g. 01 03)")
+    b.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
+    b.add_argument("--out", default="build", help="output folder (default: build)")
+    b.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    b.add_argument("--save", action="store_true", help="also write the executed notebooks back to --solutions")
+    b.set_defaults(func=cmd_build)
+
+    r = sub.add_parser("release", help="build student notebooks from solutions",
+                       description="Turn solution regions into '# YOUR CODE HERE', drop hidden tests, "
+                                   "clear outputs, write notebooks/.")
+    r.add_argument("--solutions", default="solutions")
+    r.add_argument("--notebooks", default="notebooks")
+    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when out of sync")
+    r.set_defaults(func=cmd_release)
+
+    e = sub.add_parser("export", help="export a notebook to HTML with a check summary on top",
+                       description="Execute a notebook (or use its stored outputs), run its checks and "
+                                   "write one HTML file whose top is a summary of every exercise.")
+    e.add_argument("notebook")
+    e.add_argument("-o", "--output", help="HTML file (default: next to the notebook)")
+    e.add_argument("--no-execute", action="store_true", help="use the stored outputs")
+    e.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    e.set_defaults(func=cmd_export)
+
+    g = sub.add_parser("grade", help="grade a folder of submitted notebooks",
+                       description="Run each submission in a fresh kernel with hidden tests, write "
+                                   "grades.csv and one feedback HTML per student.")
+    g.add_argument("submissions")
+    g.add_argument("-o", "--output", default="graded", help="output folder (default: graded)")
+    g.add_argument("--unit", help="unit number NN (default: from the file names)")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
+    g.add_argument("--timeout", type=int, default=300, help="seconds per submission")
+    g.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
+    g.set_defaults(func=cmd_grade)
+
+    d = sub.add_parser("data", help="list, fetch, verify and generate data sets",
+                       description="Data sets live under COURSEKIT_DATA (or a per-user cache).")
+    d.add_argument("action", choices=["list", "fetch", "path", "toy", "verify", "convert"])
+    d.add_argument("name", nargs="?", help="data set name (see `coursekit data list`)")
+    d.add_argument("--source", default="toy", choices=["toy", "real"])
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--allow-pickle", action="store_true",
+                   help="with convert: read pickle files (only for files you trust)")
+    d.set_defaults(func=cmd_data)
+
+    bn = sub.add_parser("bench", help="time the kit's hot paths beside naive references",
+                        description="Run every hot path beside a seed-style reference and print a table.")
+    bn.add_argument("--quick", action="store_true", help="smaller sizes (under 2 minutes)")
+    bn.add_argument("--unit", nargs="*", metavar="N", help="only these units (1..5)")
+    bn.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    bn.add_argument("--markdown", metavar="FILE", help="also write a Markdown report (docs/benchmarks.md)")
+    bn.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DataError as exc:
+        print(f"coursekit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("coursekit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

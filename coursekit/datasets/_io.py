@@ -1,0 +1,96 @@
+"""Small readers and writers shared by the data set modules; every failure is a DataError."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_json(path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=None, sort_keys=False).encode())
+
+
+def require_file(path: str | os.PathLike, fix: str) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", path=path, fix=fix)
+    if path.stat().st_size == 0:
+        raise DataError("file is empty", path=path, fix=fix)
+    return path
+
+
+def read_json(path, fix: str):
+    path = require_file(path, fix)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path=path, fix=fix
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text", path=path, fix=fix) from None
+
+
+def read_matrix(path, fix: str, *, ndim: int = 2, allow_pickle: bool = False) -> np.ndarray:
+    """Load a numeric ``.npy`` matrix without pickle unless asked; check it is numeric and finite."""
+    path = require_file(path, fix)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(
+                "holds Python objects, which need pickle to read (pickle can run code)",
+                path=path,
+                fix="convert it to a numeric array, or load it with allow_pickle=True if you trust it",
+            ) from None
+        raise DataError(f"not a valid .npy file ({exc})", path=path, fix=fix) from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"not a valid .npy file ({exc})", path=path, fix=fix) from None
+    if arr.ndim != ndim or not np.issubdtype(arr.dtype, np.number):
+        raise DataError(
+            f"expected a {ndim}-d numeric array, found shape {arr.shape} dtype {arr.dtype}",
+            path=path,
+            fix=fix,
+        )
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise DataError(f"row {bad} holds NaN or infinite values", path=path, fix=fix)
+    return arr
+
+
+def read_pickle(path, *, allow_pickle: bool, fix: str):
+    """Read a pickle file only behind an explicit opt-in; pickle can run code hidden in the file."""
+    import warnings
+
+    path = require_file(path, fix)
+    if not allow_pickle:
+        raise DataError(
+            "is a pickle file, and reading pickle can run code hidden in it",
+            path=path,
+            fix="pass allow_pickle=True only if you trust the file (then convert it to JSON)",
+        )
+    import pickle
+
+    warnings.warn(f"reading pickle file {path}: only do this with files you trust", stacklevel=3)
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - explicit opt-in above

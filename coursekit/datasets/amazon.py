@@ -1,0 +1,460 @@
+"""Unit 3 data: Amazon product image features (``.b``) and metadata (``meta_*.json.gz``).
+
+Real layout (``<data home>/amazon/``), as McAuley et al. released it::
+
+    image_features_Musical_Instruments.b      binary: 10-byte ASIN, then 4096 little-endian
+                                              float32 (a VGG fc7 vector), repeated
+    meta_Musical_Instruments.json.gz          gzipped text, one product per line: a Python-literal
+                                              dict (single quotes), e.g. {'asin': 'B0002E1G5C',
+                                              'related': {'also_bought': [...]},
+                                              'categories': [['Musical Instruments', 'Guitars']],
+                                              'imUrl': 'http://...'}
+
+The later (2018) releases write strict JSON lines instead (``"also_buy"``, ``"category"``);
+:func:`iter_metadata` reads both. Python literals are parsed with :func:`ast.literal_eval`, which
+accepts only literals: ``eval`` would run any code a line of the file holds.
+
+The toy version (:func:`make_toy_amazon`) writes the same two files (plus a strict-JSON copy of the
+metadata and small PNG images) from latent styles, so the same readers serve both sources.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..images import render_artwork, save_png, style_look
+from ._io import require_file
+from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+
+FILES = {
+    "features": "image_features_Musical_Instruments.b",
+    "meta": "meta_Musical_Instruments.json.gz",
+}
+TOY_JSON_META = "meta_Musical_Instruments.strict.json.gz"  # toy only: the strict-JSON variant
+FEATURE_DIM = 4096
+ASIN_BYTES = 10
+MANUAL = (
+    "the Amazon product data (McAuley et al.) is released after a request form at "
+    "cseweb.ucsd.edu/~jmcauley/datasets.html: put image_features_Musical_Instruments.b and "
+    "meta_Musical_Instruments.json.gz into <data home>/amazon"
+)
+TOY_CATEGORIES = (
+    "Guitars", "Instrument Accessories", "Amplifiers & Effects", "Drums & Percussion", "Keyboards",
+)
+
+
+# --------------------------------------------------------------------------- binary features
+
+def _record_dtype(dim: int) -> np.dtype:
+    # packed (no padding): itemsize is exactly 10 + 4 * dim bytes, the on-disk record
+    return np.dtype([("asin", f"S{ASIN_BYTES}"), ("x", "<f4", (dim,))])
+
+
+def read_image_features(
+    path: str | os.PathLike,
+    *,
+    dim: int = FEATURE_DIM,
+    keep=None,
+    chunk_records: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stream the binary image-feature file into one preallocated float32 array.
+
+    Each record is a 10-byte ASCII ASIN followed by ``dim`` little-endian float32 values. The
+    file is read ``chunk_records`` records at a time into a reusable buffer, so memory is the
+    output array plus one chunk (the seed built a Python list of 4096 floats, then a tensor, per
+    item).
+
+    Parameters
+    ----------
+    path : the ``.b`` file.
+    dim : feature dimension (4096 for the McAuley files).
+    keep : optional iterable of ASINs; only those records are kept (the rest are skipped while
+        streaming, so a large file never needs to fit in memory whole).
+
+    Returns
+    -------
+    features : float32 (n, dim), C-contiguous, in file order.
+    asins : str array (n,), ``asins[i]`` is the product of row ``i``.
+
+    Raises
+    ------
+    DataError naming the file and the record (counted from 0) when the file ends inside a
+    record, an ASIN is not ASCII or repeats, or a value is NaN / infinite.
+    """
+    path = require_file(path, fix=MANUAL)
+    rec = _record_dtype(dim)
+    size = path.stat().st_size
+    n_records, rest = divmod(size, rec.itemsize)
+    if rest:
+        raise DataError(
+            f"truncated: the file ends {rest} bytes into record {n_records} (counting from 0; "
+            f"each record is {rec.itemsize} bytes = {ASIN_BYTES}-byte ASIN + {dim} float32)",
+            path=path, where=f"record {n_records} at byte {n_records * rec.itemsize}",
+            fix="the file was cut short (interrupted download or copy): fetch it again",
+        )
+    keep_arr = None if keep is None else np.unique(np.asarray(list(keep), dtype=f"S{ASIN_BYTES}"))
+    n_out = n_records if keep_arr is None else min(n_records, len(keep_arr))
+    features = np.empty((n_out, dim), dtype=np.float32)
+    asins = np.empty(n_out, dtype=f"S{ASIN_BYTES}")
+    buf = np.empty(max(1, int(chunk_records)), dtype=rec)
+    row = 0
+    with open(path, "rb") as fh:
+        for start in range(0, n_records, len(buf)):
+            chunk = buf[: min(len(buf), n_records - start)]
+            got = fh.readinto(chunk.view(np.uint8))
+            if got != chunk.nbytes:  # the file shrank while we read it
+                bad = start + got // rec.itemsize
+                raise DataError(f"truncated: the file ends inside record {bad} (counting from 0)",
+                                path=path, where=f"record {bad}", fix="fetch the file again")
+            sel = chunk if keep_arr is None else chunk[np.isin(chunk["asin"], keep_arr)]
+            x = sel["x"]
+            finite = np.isfinite(x).all(axis=1)
+            if not finite.all():
+                bad = start + int(np.flatnonzero(np.isin(chunk["asin"], sel["asin"][~finite]))[0])
+                raise DataError("holds NaN or infinite feature values", path=path,
+                                where=f"record {bad}", fix="fetch the file again")
+            features[row: row + len(sel)] = x
+            asins[row: row + len(sel)] = sel["asin"]
+            row += len(sel)
+    features, asins = features[:row], asins[:row]
+    try:
+        text = asins.astype(f"U{ASIN_BYTES}")
+    except UnicodeDecodeError:
+        bad = int(np.flatnonzero([any(b > 127 for b in a) for a in asins.tolist()])[0])
+        raise DataError("an ASIN is not ASCII text (is this really an image-feature file?)",
+                        path=path, where=f"row {bad}", fix=MANUAL) from None
+    uniq, first, counts = np.unique(text, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = uniq[counts > 1][0]
+        raise DataError(f"ASIN {dup!r} appears {int(counts[counts > 1][0])} times", path=path,
+                        where=f"row {int(first[counts > 1][0])}", fix="fetch the file again")
+    return features, text
+
+
+def write_image_features(path: str | os.PathLike, asins, features: np.ndarray) -> None:
+    """Write ``features`` (n, dim) with their ASINs in the binary format (atomically).
+
+    ASINs must be ASCII and at most 10 characters (shorter ones are padded with NUL bytes).
+    """
+    path = Path(path)
+    x = np.asarray(features, dtype="<f4")
+    a = np.asarray(asins, dtype=str)
+    if x.ndim != 2 or len(a) != len(x):
+        raise ValueError(f"need (n, dim) features and n ASINs, got {x.shape} and {a.shape}")
+    out = np.empty(len(x), dtype=_record_dtype(x.shape[1]))
+    out["asin"] = np.char.encode(a, "ascii")
+    out["x"] = x
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            out.tofile(fh)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- metadata
+
+def _parse_line(text: str, fmt: str):
+    if fmt in ("auto", "json"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            if fmt == "json":
+                raise ValueError(f"not valid JSON ({exc})") from None
+    try:
+        return ast.literal_eval(text)  # literals only: never eval
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        what = "neither JSON nor a Python literal" if fmt == "auto" else "not a Python literal"
+        raise ValueError(f"{what} ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def iter_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> Iterator[dict]:
+    """Yield one dict per product from a gzipped metadata file.
+
+    ``fmt`` is ``"python"`` (the 2014 files: Python-literal dicts, parsed with
+    ``ast.literal_eval``), ``"json"`` (strict JSON lines, the 2018 files) or ``"auto"`` (JSON
+    first, then a Python literal, line by line). Blank lines are skipped. Every problem (not
+    gzip, a cut-off stream, bad UTF-8, a line that does not parse, a line without ``asin``)
+    raises a DataError naming the file and the line (counted from 1).
+    """
+    if fmt not in ("auto", "python", "json"):
+        raise ValueError(f"fmt must be 'auto', 'python' or 'json', not {fmt!r}")
+    path = require_file(path, fix=MANUAL)
+    fix = "fetch the file again; if you edited it, each line must be one dict with an 'asin'"
+    number = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    text = raw.decode("utf-8").strip()
+                except UnicodeDecodeError:
+                    raise DataError("not UTF-8 text", path=path, where=f"line {number}", fix=fix) from None
+                if not text:
+                    continue
+                try:
+                    item = _parse_line(text, "python" if fmt == "python" else fmt)
+                except ValueError as exc:
+                    raise DataError(str(exc), path=path, where=f"line {number}", fix=fix) from None
+                if not isinstance(item, dict) or not isinstance(item.get("asin"), str):
+                    raise DataError("expected a dict with a string 'asin'", path=path,
+                                    where=f"line {number}", fix=fix)
+                yield item
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DataError(f"broken gzip stream ({type(exc).__name__}: {exc})", path=path,
+                        where=f"line {number + 1}", fix="fetch the file again (it is cut short or not gzip)") from None
+
+
+def _sub_category(item: dict) -> str:
+    cats = item.get("categories")  # 2014: [['Musical Instruments', 'Guitars', ...], ...]
+    if isinstance(cats, list) and cats and isinstance(cats[0], list) and len(cats[0]) >= 2:
+        return str(cats[0][1])
+    cats = item.get("category")  # 2018: ['Musical Instruments', 'Guitars', ...]
+    if isinstance(cats, list) and len(cats) >= 2 and isinstance(cats[1], str):
+        return cats[1]
+    return ""
+
+
+def _also_bought(item: dict) -> list:
+    related = item.get("related")
+    if isinstance(related, dict) and isinstance(related.get("also_bought"), list):
+        return related["also_bought"]
+    also = item.get("also_buy")
+    return also if isinstance(also, list) else []
+
+
+def _image_url(item: dict) -> str:
+    url = item.get("imUrl")
+    if isinstance(url, str):
+        return url
+    urls = item.get("imageURLHighRes") or item.get("imageURL")
+    return urls[0] if isinstance(urls, list) and urls else ""
+
+
+def read_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a metadata file into two tables.
+
+    Returns
+    -------
+    items : DataFrame with one row per product: ``asin`` (str), ``sub_category`` (str, the
+        second level of the category path, ``""`` when absent), ``image`` (URL or relative path,
+        ``""`` when absent).
+    links : DataFrame of the ``also_bought`` relations: ``asin``, ``other`` (str), one row per link,
+        in file order (links may point to products without features or metadata).
+    """
+    asins, subs, images, src, dst = [], [], [], [], []
+    for item in iter_metadata(path, fmt=fmt):
+        asins.append(item["asin"])
+        subs.append(_sub_category(item))
+        images.append(_image_url(item))
+        others = [str(o) for o in _also_bought(item)]
+        src.extend([item["asin"]] * len(others))
+        dst.extend(others)
+    items = pd.DataFrame({"asin": asins, "sub_category": subs, "image": images})
+    links = pd.DataFrame({"asin": src, "other": dst}, dtype=object)
+    return items, links
+
+
+# --------------------------------------------------------------------------- the data set
+
+@dataclass
+class AmazonData:
+    """The unit-3 data set: products with image features, their sub-category and links.
+
+    ``features[i]`` (float32, 4096-d) is product ``asins[i]``; ``sub_category[i]`` its
+    sub-category (``""`` when unknown); ``links`` the raw ``also_bought`` table (columns
+    ``asin``, ``other``), including links to products without features.
+    """
+
+    features: np.ndarray
+    asins: np.ndarray
+    sub_category: np.ndarray
+    images: np.ndarray
+    links: pd.DataFrame
+    folder: Path
+    styles: np.ndarray | None = field(default=None, repr=False)  # toy only: latent style per row
+
+    def __post_init__(self):
+        self._index = pd.Index(self.asins)
+
+    def __len__(self) -> int:
+        return len(self.asins)
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(set(self.sub_category.tolist()) - {""})
+
+    def index_of(self, asins) -> np.ndarray:
+        """Row of each ASIN (int64), ``-1`` for products without features (vectorised)."""
+        return self._index.get_indexer(np.asarray(asins, dtype=object)).astype(np.int64)
+
+    def category_codes(self) -> np.ndarray:
+        """int64 (n,) code of each row's sub-category in :attr:`categories`, ``-1`` when unknown."""
+        return pd.Categorical(self.sub_category, categories=self.categories).codes.astype(np.int64)
+
+    def link_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (int64) of both ends of every ``also_bought`` link, ``-1`` where a product has no
+        features. Use :func:`coursekit.sampling.pairs.positive_pairs` to clean them."""
+        return self.index_of(self.links["asin"].to_numpy()), self.index_of(self.links["other"].to_numpy())
+
+    def image_source(self, row: int) -> str:
+        """URL or path (relative to :attr:`folder`) of a row's image, ``""`` when unknown."""
+        return str(self.images[int(row)])
+
+
+def read_amazon(folder: str | Path, *, fmt: str = "auto", require_category: bool = True,
+                dim: int = FEATURE_DIM) -> AmazonData:
+    """Read the metadata, then stream the features of the products it describes.
+
+    With ``require_category`` (the default, as in the seed) only products that have a
+    sub-category keep their features, so hard negatives can always be drawn.
+    """
+    folder = Path(folder)
+    items, links = read_metadata(folder / FILES["meta"], fmt=fmt)
+    items = items.drop_duplicates("asin", keep="first")
+    if require_category:
+        items = items[items["sub_category"] != ""]
+    features, asins = read_image_features(folder / FILES["features"], dim=dim, keep=items["asin"])
+    info = items.set_index("asin").reindex(asins)
+    styles = None
+    styles_file = folder / "toy_styles.npy"
+    if styles_file.exists():
+        toy_asins = json.loads((folder / "toy_asins.json").read_text())
+        toy_styles = np.load(styles_file, allow_pickle=False)  # aligned with toy_asins.json
+        styles = pd.Series(toy_styles, index=toy_asins).reindex(asins).to_numpy(dtype=np.int64)
+    return AmazonData(
+        features=features,
+        asins=asins,
+        sub_category=info["sub_category"].fillna("").to_numpy(dtype=object),
+        images=info["image"].fillna("").to_numpy(dtype=object),
+        links=links,
+        folder=folder,
+        styles=styles,
+    )
+
+
+def load_amazon(source: str = "toy", *, seed: int = 0, data_home=None, fmt: str = "auto",
+                **sizes) -> AmazonData:
+    """The unit-3 data set: ``source="toy"`` (generated, default) or ``"real"`` (Musical
+    Instruments files under ``<data home>/amazon``). ``sizes`` go to :func:`make_toy_amazon`."""
+    folder = dataset_path("amazon", source, seed=seed, data_home=data_home, **sizes)
+    return read_amazon(folder, fmt=fmt)
+
+
+# --------------------------------------------------------------------------- toy generator
+
+def make_toy_amazon(
+    folder: str | Path,
+    seed: int = 0,
+    n_items: int = 3000,
+    n_styles: int = 15,
+    n_categories: int = 5,
+    links_per_item: int = 6,
+    latent_dim: int = 16,
+    dim: int = FEATURE_DIM,
+    image_size: int = 32,
+) -> None:
+    """Write a toy Musical-Instruments data set in the real formats (a few seconds).
+
+    - Each product has a latent style (``n_styles``); each style belongs mostly to one of
+      ``n_categories`` sub-categories (guitars, accessories, ...), 15 % of products take another.
+    - Image features are VGG-fc7-like: non-negative, sparse, 4096-d random projections of
+      (style centre + category centre + noise) with feature noise.
+    - Style compatibility: a style goes with itself and with one partner style. Each product's
+      ``also_bought`` list (2 to ``2 * links_per_item`` links) picks compatible products, nearer
+      ones in latent space more often. 3 % of products have metadata but no features, and a few
+      links point to ASINs that exist nowhere (as in the real files).
+    - Metadata is written as Python-literal lines (the real 2014 format) and, as a strict-JSON
+      copy, ``meta_Musical_Instruments.strict.json.gz``; each product gets a small PNG whose
+      look follows its style.
+    """
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    n_categories = min(n_categories, len(TOY_CATEGORIES))
+    style_centre = rng.normal(0, 1.0, size=(n_styles, latent_dim))
+    cat_centre = rng.normal(0, 0.7, size=(n_categories, latent_dim))
+    style_cat = np.arange(n_styles) % n_categories
+    partner = np.arange(n_styles) ^ 1  # 0-1, 2-3, ...: complementary styles
+    partner[partner >= n_styles] = n_styles - 1
+    styles = rng.integers(0, n_styles, size=n_items)
+    cats = np.where(rng.random(n_items) < 0.85, style_cat[styles], rng.integers(0, n_categories, n_items))
+    z = style_centre[styles] + cat_centre[cats] + rng.normal(0, 0.45, size=(n_items, latent_dim))
+
+    w = rng.normal(0, 1 / np.sqrt(latent_dim), size=(latent_dim, dim)).astype(np.float32)
+    feats = z.astype(np.float32) @ w
+    feats += rng.standard_normal((n_items, dim), dtype=np.float32) * 0.8
+    np.maximum(feats - 0.5, 0, out=feats)
+
+    asins = np.array([f"B{n:09d}" for n in rng.choice(10**9, size=n_items + 40, replace=False)])
+    ghost = asins[n_items:]  # linked to, but with neither features nor metadata
+    asins = asins[:n_items]
+
+    # also_bought: compatible products, nearer in latent space more often (Gumbel top-k)
+    compatible = (styles[:, None] == styles[None, :]) | (partner[styles][:, None] == styles[None, :])
+    np.fill_diagonal(compatible, False)
+    sq = (z * z).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2 * z @ z.T
+    score = np.where(compatible, -d2 / 8.0 + rng.gumbel(size=d2.shape), -np.inf)
+    k_max = 2 * links_per_item
+    top = np.argpartition(-score, k_max - 1, axis=1)[:, :k_max]
+    top_score = np.take_along_axis(score, top, axis=1)
+    order = np.argsort(-top_score, axis=1)
+    top = np.take_along_axis(top, order, axis=1)
+    n_links = rng.integers(2, k_max + 1, size=n_items)
+    keep = (np.arange(k_max)[None, :] < n_links[:, None]) & np.isfinite(
+        np.take_along_axis(top_score, order, axis=1))
+    other = np.where(keep, asins[top], "")
+    add_ghost = rng.random(n_items) < 0.05
+
+    no_features = rng.random(n_items) < 0.03
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    looks = [style_look(s, n_styles) for s in range(n_styles)]
+    jitter = np.tanh(z[:, :4] - style_centre[styles, :4] - cat_centre[cats, :4])
+    lines_py, lines_json = [], []
+    for i in range(n_items):  # one line per product: the file format is line-based
+        bought = [a for a in other[i].tolist() if a]
+        if add_ghost[i]:
+            bought.append(str(ghost[i % len(ghost)]))
+        item = {
+            "asin": str(asins[i]),
+            "title": f"{TOY_CATEGORIES[cats[i]].rstrip('s')} no. {i}",
+            "imUrl": f"images/{asins[i]}.png",
+            "related": {"also_bought": bought},
+            "categories": [["Musical Instruments", TOY_CATEGORIES[cats[i]]]],
+        }
+        lines_py.append(repr(item))
+        lines_json.append(json.dumps(item))
+        save_png(render_artwork(looks[styles[i]], jitter[i], image_size), folder / "images" / f"{asins[i]}.png")
+
+    has = ~no_features
+    write_image_features(folder / FILES["features"], asins[has], feats[has])
+    for name, lines in ((FILES["meta"], lines_py), (TOY_JSON_META, lines_json)):
+        data = gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0)
+        (folder / name).write_bytes(data)
+    (folder / "toy_asins.json").write_text(json.dumps(asins.tolist()))
+    np.save(folder / "toy_styles.npy", styles.astype(np.int64))
+
+
+SPEC = register(
+    DatasetSpec(
+        name="amazon",
+        title="Amazon product images: 4096-d CNN features and also-bought metadata",
+        files=tuple(RemoteFile(n) for n in FILES.values()),
+        unit="03",
+        manual=MANUAL,
+        toy=make_toy_amazon,
+    )
+)

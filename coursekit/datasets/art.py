@@ -1,0 +1,228 @@
+"""Unit 1 data: the art-course assets (CNN feature matrices, ids, image URLs, transactions).
+
+Real layout (``<data home>/art/``), as the course shipped it::
+
+    resnet50_feature_matrix.npy     (n_artworks, 2048) float
+    vgg19_feature_matrix.npy        (n_artworks, 4096) float, same row order
+    index2artworkId.json            [artwork id, ...] the row order of both matrices
+    artworkImageUrlsCache.json      {"<artwork id>": {"medium": "<url>"}, ...}
+    past_transactions.json          {"<user id>": [artwork id, ...], ...}  (consumed items)
+    ground_truth.json               {"<user id>": [artwork id, ...], ...}  (held-out items)
+
+The course shipped the two transaction files as pickles; :func:`convert_art_pickles` turns them
+into the JSON files once, behind an explicit ``allow_pickle=True``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..images import render_artwork, save_png, style_look
+from ._io import read_json, read_matrix, read_pickle, write_json
+from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+
+FILES = {
+    "resnet": "resnet50_feature_matrix.npy",
+    "vgg": "vgg19_feature_matrix.npy",
+    "ids": "index2artworkId.json",
+    "urls": "artworkImageUrlsCache.json",
+    "past": "past_transactions.json",
+    "truth": "ground_truth.json",
+}
+MANUAL = (
+    "the art-course assets are distributed with the course, not downloadable: copy "
+    "resnet50_feature_matrix.npy, vgg19_feature_matrix.npy, index2artworkId.json, "
+    "artworkImageUrlsCache.json and past_transactions/ground_truth (.json, or .pickle converted with "
+    "`coursekit data convert art --allow-pickle`) into <data home>/art"
+)
+
+
+@dataclass
+class ArtData:
+    """The unit-1 data set. Row ``i`` of both matrices is artwork ``ids[i]``.
+
+    ``past`` and ``truth`` map a user id to an int64 array of artwork ids.
+    """
+
+    resnet: np.ndarray
+    vgg: np.ndarray
+    ids: np.ndarray
+    image_urls: dict[str, str]
+    past: dict[str, np.ndarray]
+    truth: dict[str, np.ndarray]
+    folder: Path
+    styles: np.ndarray | None = field(default=None, repr=False)  # toy only: latent style per row
+
+    @property
+    def users(self) -> list[str]:
+        return list(self.past)
+
+    def index_of(self, artwork_ids) -> np.ndarray:
+        """Row indices of artwork ids (vectorised); unknown ids raise a DataError."""
+        ids = np.asarray(artwork_ids, dtype=np.int64)
+        order = np.argsort(self.ids)
+        pos = np.searchsorted(self.ids, ids, sorter=order)
+        pos = np.clip(pos, 0, len(self.ids) - 1)
+        found = order[pos]
+        bad = self.ids[found] != ids
+        if bad.any():
+            raise DataError(f"artwork id {int(ids[bad][0])} is not in the id list", path=self.folder)
+        return found
+
+    def image_source(self, artwork_id) -> str:
+        """URL or path of an artwork's image ('' when unknown)."""
+        return self.image_urls.get(str(int(artwork_id)), "")
+
+
+def _read_transactions(folder: Path, key: str, allow_pickle: bool) -> dict[str, np.ndarray]:
+    path = folder / FILES[key]
+    if path.exists() or not path.with_suffix(".pickle").exists():
+        raw = read_json(path, fix=MANUAL)
+    else:
+        raw = read_pickle(path.with_suffix(".pickle"), allow_pickle=allow_pickle, fix=MANUAL)
+    if isinstance(raw, list):  # the course pickles were lists indexed by user number
+        raw = dict(enumerate(raw))
+    if not isinstance(raw, dict):
+        raise DataError("expected an object {user id: [artwork ids]}", path=path, fix=MANUAL)
+    out = {}
+    for user, items in raw.items():
+        try:
+            out[str(user)] = np.asarray(list(items), dtype=np.int64)
+        except (TypeError, ValueError):
+            raise DataError(
+                "artwork ids must be integers", path=path, where=f"user {user!r}", fix=MANUAL
+            ) from None
+    return out
+
+
+def read_art(folder: str | Path, *, allow_pickle: bool = False) -> ArtData:
+    """Read the art-course assets from ``folder`` (see the module docstring for the layout)."""
+    folder = Path(folder)
+    resnet = read_matrix(folder / FILES["resnet"], fix=MANUAL).astype(np.float32, copy=False)
+    vgg = read_matrix(folder / FILES["vgg"], fix=MANUAL).astype(np.float32, copy=False)
+    ids_raw = read_json(folder / FILES["ids"], fix=MANUAL)
+    try:
+        ids = np.asarray(ids_raw, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise DataError("expected a list of integer ids", path=folder / FILES["ids"], fix=MANUAL) from None
+    if ids.ndim != 1 or len(np.unique(ids)) != len(ids):
+        raise DataError("ids must be a flat list without duplicates", path=folder / FILES["ids"], fix=MANUAL)
+    for name, mat in (("resnet", resnet), ("vgg", vgg)):
+        if len(mat) != len(ids):
+            raise DataError(
+                f"{len(mat)} rows but the id list has {len(ids)}", path=folder / FILES[name], fix=MANUAL
+            )
+    urls_raw = read_json(folder / FILES["urls"], fix=MANUAL)
+    urls = {str(k): (v.get("medium", "") if isinstance(v, dict) else str(v)) for k, v in urls_raw.items()}
+    past = _read_transactions(folder, "past", allow_pickle)
+    truth = _read_transactions(folder, "truth", allow_pickle)
+    data = ArtData(resnet, vgg, ids, urls, past, truth, folder)
+    for user, items in {**past, **truth}.items():
+        data.index_of(items)  # raises on ids missing from the catalogue
+    styles_file = folder / "toy_styles.json"
+    if styles_file.exists():
+        data.styles = np.asarray(read_json(styles_file, fix=MANUAL), dtype=np.int64)
+    return data
+
+
+def convert_art_pickles(folder: str | Path, *, allow_pickle: bool = False) -> list[Path]:
+    """Convert ``past_transactions.pickle`` and ``ground_truth.pickle`` to the safe JSON files."""
+    folder = Path(folder)
+    written = []
+    for key in ("past", "truth"):
+        src = (folder / FILES[key]).with_suffix(".pickle")
+        raw = read_pickle(src, allow_pickle=allow_pickle, fix=MANUAL)
+        if isinstance(raw, list):
+            raw = dict(enumerate(raw))
+        write_json(folder / FILES[key], {str(u): [int(i) for i in v] for u, v in raw.items()})
+        written.append(folder / FILES[key])
+    return written
+
+
+def load_art(source: str = "toy", *, seed: int = 0, data_home=None, allow_pickle: bool = False, **sizes) -> ArtData:
+    """The unit-1 data set: ``source="toy"`` (generated, default) or ``"real"`` (the course assets)."""
+    return read_art(dataset_path("art", source, seed=seed, data_home=data_home, **sizes), allow_pickle=allow_pickle)
+
+
+# --------------------------------------------------------------------------- toy generator
+
+def make_toy_art(
+    folder: str | Path,
+    seed: int = 0,
+    n_artworks: int = 1500,
+    n_styles: int = 20,
+    n_users: int = 100,
+    latent_dim: int = 16,
+    image_size: int = 64,
+) -> None:
+    """Write a toy art data set in the real file formats.
+
+    Artworks come from ``n_styles`` latent styles; the two "CNN" matrices are non-negative
+    (ReLU-like) random projections of the latent vectors with noise, a few dead (all-zero) units
+    and different noise levels, like real ResNet50 and VGG19 features. Each user likes one or two
+    styles and buys artworks close to their taste; 30 % of each user's purchases are held out as
+    ground truth. Each artwork gets a PNG whose palette and pattern follow its style.
+    """
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1.6, size=(n_styles, latent_dim))
+    styles = rng.integers(0, n_styles, size=n_artworks)
+    z = centers[styles] + rng.normal(0, 0.7, size=(n_artworks, latent_dim))
+
+    def cnn(dim, noise, dead):
+        w = rng.normal(0, 1 / np.sqrt(latent_dim), size=(latent_dim, dim))
+        x = np.maximum(z @ w + rng.normal(0, noise, size=(n_artworks, dim)) - 0.3, 0)
+        x[:, rng.choice(dim, size=dead, replace=False)] = 0.0
+        return x.astype(np.float32)
+
+    resnet = cnn(2048, 0.9, dead=24)
+    vgg = cnn(4096, 1.6, dead=64)
+    ids = np.sort(rng.choice(np.arange(10_000, 100_000), size=n_artworks, replace=False))
+
+    # users: a taste point near one or two style centres; purchases follow distance to the taste
+    past, truth = {}, {}
+    n_fav = rng.integers(1, 3, size=n_users)
+    fav = rng.integers(0, n_styles, size=(n_users, 2))
+    mix = np.where(n_fav[:, None] == 2, 0.5, np.array([1.0, 0.0]))
+    taste = (centers[fav] * mix[..., None]).sum(1) + rng.normal(0, 0.5, size=(n_users, latent_dim))
+    d2 = ((taste[:, None, :] - z[None, :, :]) ** 2).sum(-1)
+    utility = -d2 / 4.0 + rng.gumbel(size=d2.shape)
+    n_buy = rng.integers(6, 16, size=n_users)
+    ranked = np.argsort(-utility, axis=1)
+    for u in range(n_users):  # one dict entry per user: users are few, items are vectorised
+        bought = ranked[u, : n_buy[u]]
+        bought = rng.permutation(bought)
+        n_truth = max(2, int(round(0.3 * n_buy[u])))
+        past[str(u)] = [int(i) for i in ids[bought[n_truth:]]]
+        truth[str(u)] = [int(i) for i in ids[bought[:n_truth]]]
+
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    jitter = np.tanh(z[:, :4] - centers[styles, :4])
+    looks = [style_look(s, n_styles) for s in range(n_styles)]
+    for row, (artwork, s) in enumerate(zip(ids, styles)):
+        save_png(render_artwork(looks[s], jitter[row], image_size), folder / "images" / f"{artwork}.png")
+    urls = {str(int(a)): {"medium": f"images/{a}.png"} for a in ids}
+
+    np.save(folder / FILES["resnet"], resnet)
+    np.save(folder / FILES["vgg"], vgg)
+    write_json(folder / FILES["ids"], [int(a) for a in ids])
+    write_json(folder / FILES["urls"], urls)
+    write_json(folder / FILES["past"], past)
+    write_json(folder / FILES["truth"], truth)
+    write_json(folder / "toy_styles.json", [int(s) for s in styles])
+
+
+SPEC = register(
+    DatasetSpec(
+        name="art",
+        title="Art-course assets: ResNet50 and VGG19 features of artworks, users' purchases",
+        files=tuple(RemoteFile(name) for name in FILES.values()),
+        unit="01",
+        manual=MANUAL,
+        toy=make_toy_art,
+    )
+)

@@ -1,0 +1,266 @@
+"""Unit 5 data: the ASOS DSF 2020 fashion purchases (public, downloadable).
+
+Real layout (``<data home>/asos/``), the files of github.com/ASOS/dsf2020 unchanged::
+
+    dsf_asos_train_with_alphanumeric_dummy_ids.parquet   dummyUserId (bytes), productId (int32)
+    dsf_asos_valid_with_alphanumeric_dummy_ids.parquet   same columns, later purchases
+    dsf_asos_dummy_users_with_alphanumeric_dummy_ids.csv one user id a line, no header (text)
+    dsf_asos_productIds.csv                              one product id a line, no header
+
+The user ids are stored as bytes in the parquet files and as text in the csv: :func:`read_asos`
+decodes them to ``str`` so that the three files agree. :func:`make_toy_asos` writes a small data set
+in exactly this layout, with a real signal to learn (latent tastes and a popularity skew).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ._io import atomic_write_bytes, require_file
+from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+
+BASE_URL = "https://raw.githubusercontent.com/ASOS/dsf2020/main/"
+FILES = {
+    "train": ("dsf_asos_train_with_alphanumeric_dummy_ids.parquet",
+              "d96096d61aff5ff2ffd2ca868ada0c3e8f13ea54a792a68770a0340a29410427"),
+    "valid": ("dsf_asos_valid_with_alphanumeric_dummy_ids.parquet",
+              "f4dbf22c933d4268b1ef596ced133ee92f02f13a1e8872c5ce620a1459233fc1"),
+    "users": ("dsf_asos_dummy_users_with_alphanumeric_dummy_ids.csv",
+              "9c524aed767df81ec204acad7b8ce243397e5c7e04761c83486b62b2004ac145"),
+    "products": ("dsf_asos_productIds.csv",
+                 "160c762fd03a63629fb22885734e94783434afbcb1dd3fd693838368f1a23a31"),
+}
+USER_COL, PRODUCT_COL = "dummyUserId", "productId"  # column names in the parquet files
+FIX = "re-download the data set with `coursekit data fetch asos` (delete the damaged file first)"
+
+
+@dataclass
+class AsosData:
+    """The unit-5 data set.
+
+    ``train`` and ``valid``: DataFrames with columns ``user_id`` (str) and ``product_id`` (int64),
+    one row per purchase. ``users``: (n_users,) str array of every user id (the csv order);
+    ``products``: (n_products,) int64 array of every product id (the csv order).
+    """
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    users: np.ndarray
+    products: np.ndarray
+    folder: Path
+
+    def __repr__(self) -> str:
+        return (
+            f"AsosData({len(self.train):,} train and {len(self.valid):,} valid purchases, "
+            f"{len(self.users):,} users, {len(self.products):,} products, folder={str(self.folder)!r})"
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+def _decode_ids(values: pd.Series, path: Path, column: str) -> np.ndarray:
+    """User ids as a str array: bytes are decoded as UTF-8, text is kept."""
+    raw = values.to_numpy(dtype=object)
+    is_bytes = np.fromiter((isinstance(v, (bytes, bytearray)) for v in raw), bool, len(raw))
+    out = raw.copy()
+    if is_bytes.any():
+        try:
+            out[is_bytes] = [bytes(v).decode("utf-8") for v in raw[is_bytes]]
+        except UnicodeDecodeError:
+            bad = next(i for i in np.flatnonzero(is_bytes) if not _utf8(raw[i]))
+            raise DataError(
+                f"user id {raw[bad]!r} (row {bad}) is not UTF-8", path=path, where=f"column {column!r}", fix=FIX
+            ) from None
+    is_str = np.fromiter((isinstance(v, str) for v in out), bool, len(out))
+    if not is_str.all():
+        bad = int(np.flatnonzero(~is_str)[0])
+        raise DataError(
+            f"user id {raw[bad]!r} (row {bad}) is neither text nor bytes", path=path,
+            where=f"column {column!r}", fix=FIX,
+        )
+    return out.astype(str)
+
+
+def _utf8(value) -> bool:
+    try:
+        bytes(value).decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _to_int64(values: pd.Series, path: Path, column: str) -> np.ndarray:
+    """Product ids as an int64 array; the first value that is not an integer raises a DataError."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.to_numpy(dtype=np.int64)
+    num = pd.to_numeric(values, errors="coerce")
+    bad = num.isna().to_numpy() | (np.asarray(num, dtype=float) % 1 != 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"expected integer product ids, found {values.iloc[i]!r} (row {i})", path=path,
+            where=f"column {column!r}", fix=FIX,
+        )
+    return num.to_numpy(dtype=np.int64)
+
+
+def _read_purchases(path: Path) -> pd.DataFrame:
+    require_file(path, fix=FIX)
+    try:
+        frame = pd.read_parquet(path, columns=[USER_COL, PRODUCT_COL])
+    except (KeyError, ValueError) as exc:  # pyarrow reports a missing column as a KeyError / ArrowInvalid
+        raise DataError(
+            f"expected the columns {USER_COL!r} and {PRODUCT_COL!r} ({exc})", path=path, fix=FIX
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many error types for a damaged file
+        raise DataError(f"not a readable parquet file ({type(exc).__name__}: {exc})", path=path, fix=FIX) from None
+    return pd.DataFrame({
+        "user_id": _decode_ids(frame[USER_COL], path, USER_COL),
+        "product_id": _to_int64(frame[PRODUCT_COL], path, PRODUCT_COL),
+    })
+
+
+def _read_id_column(path: Path) -> pd.Series:
+    require_file(path, fix=FIX)
+    series = pd.read_csv(path, header=None, dtype=str, keep_default_na=False).iloc[:, 0]
+    return series
+
+
+def _check_known(ids: np.ndarray, known: np.ndarray, path: Path, column: str, what: str, list_path: Path):
+    unknown = ~np.isin(ids, known)
+    if unknown.any():
+        first = ids[np.flatnonzero(unknown)[0]]
+        raise DataError(
+            f"{int(unknown.sum())} rows name a {what} missing from {list_path.name}, the first is {first!r}",
+            path=path, where=f"column {column!r}", fix=FIX,
+        )
+
+
+def _check_unique(ids: np.ndarray, path: Path, what: str) -> None:
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(f"{what} {uniq[counts > 1][0]!r} is listed twice", path=path, where="column 0", fix=FIX)
+
+
+def read_asos(folder: str | Path) -> AsosData:
+    """Read the four ASOS files from ``folder`` (layout in the module docstring).
+
+    Checks that every user and product of train and valid is in the id lists; a DataError names the
+    file, the column and the first unknown id otherwise.
+    """
+    folder = Path(folder)
+    paths = {key: folder / name for key, (name, _) in FILES.items()}
+    users = _read_id_column(paths["users"]).to_numpy(dtype=str)
+    products = _to_int64(_read_id_column(paths["products"]), paths["products"], "0")
+    _check_unique(users, paths["users"], "user id")
+    _check_unique(products, paths["products"], "product id")
+    frames = {}
+    for key in ("train", "valid"):
+        frame = _read_purchases(paths[key])
+        _check_known(frame["user_id"].to_numpy(), users, paths[key], USER_COL, "user", paths["users"])
+        _check_known(frame["product_id"].to_numpy(), products, paths[key], PRODUCT_COL, "product",
+                     paths["products"])
+        frames[key] = frame
+    return AsosData(frames["train"], frames["valid"], users, products, folder)
+
+
+def load_asos(source: str = "toy", *, seed: int = 0, data_home=None, **sizes) -> AsosData:
+    """The unit-5 data set: ``source="toy"`` (generated, the default) or ``"real"`` (downloaded).
+
+    ``sizes`` go to :func:`make_toy_asos` (toy only): ``n_users``, ``n_products``, ...
+    """
+    return read_asos(dataset_path("asos", source, seed=seed, data_home=data_home, **sizes))
+
+
+# --------------------------------------------------------------------------- toy generator
+
+def _write_parquet(path: Path, users: np.ndarray, products: np.ndarray) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        USER_COL: pa.array([u.encode("ascii") for u in users], type=pa.binary()),
+        PRODUCT_COL: pa.array(products.astype(np.int32), type=pa.int32()),
+    })
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def make_toy_asos(
+    folder: str | Path,
+    seed: int = 0,
+    n_users: int = 3000,
+    n_products: int = 1500,
+    n_styles: int = 12,
+    latent_dim: int = 16,
+    mean_purchases: float = 5.0,
+    valid_fraction: float = 0.3,
+    taste_strength: float = 2.5,
+    popularity_skew: float = 1.0,
+) -> None:
+    """Write a toy ASOS data set in the real file formats (parquet with bytes ids, headerless csv).
+
+    Products belong to ``n_styles`` latent styles; each user likes one or two styles. A user's
+    utility for a product is ``taste_strength`` x the cosine of their latent vectors, plus
+    ``popularity_skew`` x a log-normal log-popularity, plus Gumbel noise; each user buys the
+    products of highest utility (between 1 and ~4 x ``mean_purchases``, geometric). About
+    ``valid_fraction`` of the users get their last one or two purchases moved to valid, so that,
+    as in the real data, every valid user is in train and no valid purchase repeats a train one.
+    """
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_styles, latent_dim))
+    styles = rng.integers(0, n_styles, size=n_products)
+    items = centers[styles] + 0.6 * rng.normal(size=(n_products, latent_dim))
+    fav = rng.integers(0, n_styles, size=(n_users, 2))
+    two = rng.random(n_users) < 0.4
+    tastes = centers[fav[:, 0]] + two[:, None] * centers[fav[:, 1]] + 0.5 * rng.normal(size=(n_users, latent_dim))
+    items /= np.linalg.norm(items, axis=1, keepdims=True)
+    tastes /= np.linalg.norm(tastes, axis=1, keepdims=True)
+    log_pop = rng.normal(0.0, 1.0, size=n_products)
+    utility = (taste_strength * tastes @ items.T + popularity_skew * log_pop[None, :]
+               + rng.gumbel(size=(n_users, n_products)))
+    n_buy = np.minimum(rng.geometric(1.0 / mean_purchases, size=n_users), int(4 * mean_purchases))
+    n_buy = np.maximum(n_buy, 1)
+    ranked = np.argsort(-utility, axis=1)
+    # shuffle each user's bought products so the train/valid split is not "best first"
+    width = int(n_buy.max())
+    top = ranked[:, :width]
+    keys = rng.random(top.shape) + (np.arange(width)[None, :] >= n_buy[:, None])  # bought first
+    top = np.take_along_axis(top, np.argsort(keys, axis=1), axis=1)
+    n_valid = np.where((rng.random(n_users) < valid_fraction) & (n_buy >= 2),
+                       np.minimum(rng.integers(1, 3, size=n_users), n_buy - 1), 0)
+    col = np.arange(width)[None, :]
+    in_valid = col < n_valid[:, None]
+    in_train = (col >= n_valid[:, None]) & (col < n_buy[:, None])
+
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+    user_ids = np.array(["".join(r) for r in letters[rng.integers(0, len(letters), size=(n_users, 20))]])
+    product_ids = np.sort(rng.choice(np.arange(5_000_000, 13_000_000), size=n_products, replace=False))
+    rows = np.broadcast_to(np.arange(n_users)[:, None], top.shape)
+
+    for key, mask in (("train", in_train), ("valid", in_valid)):
+        order = rng.permutation(int(mask.sum()))  # the real files are not sorted by user
+        _write_parquet(folder / FILES[key][0], user_ids[rows[mask]][order], product_ids[top[mask]][order])
+    atomic_write_bytes(folder / FILES["users"][0], ("\n".join(user_ids) + "\n").encode())
+    atomic_write_bytes(folder / FILES["products"][0], ("\n".join(map(str, product_ids)) + "\n").encode())
+
+
+SPEC = register(
+    DatasetSpec(
+        name="asos",
+        title="ASOS DSF 2020: fashion purchases (user id, product id), train and valid",
+        files=tuple(RemoteFile(name, BASE_URL + name, sha) for name, sha in FILES.values()),
+        unit="05",
+        homepage="https://github.com/ASOS/dsf2020",
+        toy=make_toy_asos,
+    )
+)

@@ -1,0 +1,1 @@
+"""Exercises, student checks, releasing student notebooks, exporting and grading."""

@@ -1,0 +1,1 @@
+"""Training-sample generation: CuratorNet triples (``curatornet``) and item pairs (``pairs``)."""

@@ -1,0 +1,97 @@
+"""evaluate_model and the hold-out protocols."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coursekit import DataError
+from coursekit.evaluation import evaluate_model, holdout_top_items, leave_last_session_out
+from coursekit.interactions import Interactions
+from coursekit.models.knn import Popularity, UserKNN
+
+
+def _train_test():
+    train = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c", "c", "d"],
+                          "item_id": [1, 2, 1, 3, 2, 3, 1]})
+    test = pd.DataFrame({"user_id": ["a", "b", "b", "c", "e"], "item_id": [3, 2, 9, 4, 1]})
+    return Interactions.from_frame(train), test
+
+
+def test_evaluate_popularity_by_hand():
+    train, test = _train_test()
+    # popularity: 1 (3 users) > 2 = 3 (2 users; tie -> lower column, item 2 first) > 4? (4 is not in train)
+    res = evaluate_model(Popularity().fit(train), train, test, k=1)
+    # users a, b, c are evaluated (e is unknown to train, d has no test item)
+    assert list(res.per_user["user"]) == ["a", "b", "c"]
+    # a saw 1, 2 -> recommends 3 (hit); b saw 1, 3 -> 2 (hit, relevant {2, 9}); c saw 2, 3 -> 1 (miss)
+    np.testing.assert_array_equal(res.per_user["hr@1"], [1, 1, 0])
+    np.testing.assert_allclose(res.per_user["recall@1"], [1, 0.5, 0])
+    np.testing.assert_allclose(res.per_user["ndcg@1"], [1, 1, 0])
+    assert res.mean["hr@1"] == pytest.approx(2 / 3)
+    assert res.k == 1
+
+
+class _ScoreOnly:
+    """Any object with score(user_rows): the generic dense path."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def score(self, rows):
+        return self.model.score(rows)
+
+
+def test_generic_score_path_equals_kit_path():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"user_id": rng.integers(0, 80, 600), "item_id": rng.integers(0, 50, 600)})
+    train_df, test_df = df.iloc[:500], df.iloc[500:]
+    train = Interactions.from_frame(train_df)
+    model = UserKNN(k=10).fit(train)
+    fast = evaluate_model(model, train, test_df, k=5, batch_size=7)
+    slow = evaluate_model(_ScoreOnly(model), train, test_df, k=5, batch_size=1000)
+    pd.testing.assert_frame_equal(fast.per_user, slow.per_user)
+    assert fast.mean["hr@5"] > 0
+
+
+def test_users_argument_and_bad_columns():
+    train, test = _train_test()
+    res = evaluate_model(Popularity().fit(train), train, test, k=2, users=["c"])
+    assert list(res.per_user["user"]) == ["c"]
+    with pytest.raises(DataError, match="'artist'"):
+        evaluate_model(Popularity().fit(train), train, test, item_col="artist")
+
+
+def test_holdout_top_items_follows_the_protocol():
+    rng = np.random.default_rng(1)
+    rows = []
+    for u in range(40):
+        n = 5 if u % 4 == 0 else 15  # every fourth user has too few artists
+        for a in range(n):
+            rows.append((u, a, int(rng.integers(1, 100))))
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "count"])
+    train, test = holdout_top_items(df, seed=3)
+    assert set(test["user_id"]) == {u for u in range(40) if u % 4}
+    assert len(test) == test["user_id"].nunique()
+    assert len(train) + len(test) == len(df)
+    for _, r in test.iterrows():
+        counts = df[df.user_id == r.user_id].sort_values(["count", "item_id"], ascending=[False, True])
+        assert r.item_id in counts.item_id.iloc[:6].to_list()
+    picked_ranks = [list(df[df.user_id == r.user_id].sort_values(["count", "item_id"], ascending=[False, True])
+                         .item_id).index(r.item_id) for _, r in test.iterrows()]
+    assert 0 in picked_ranks  # the favourite can be hidden too (the seed's randrange(1, 6) never did)
+    again = holdout_top_items(df, seed=3)[1]
+    pd.testing.assert_frame_equal(test, again)
+    assert not holdout_top_items(df, seed=4)[1].equals(test)
+
+
+def test_leave_last_session_out():
+    ev = pd.DataFrame({
+        "user_id": [1, 1, 1, 1, 2, 2],
+        "session_id": [10, 10, 11, 11, 20, 20],
+        "timestamp": [5, 5, 9, 9, 1, 1],
+        "item_id": ["x", "y", "y", "z", "x", "w"],
+    })
+    train, test = leave_last_session_out(ev)
+    # user 1: last session 11 holds y (already in train -> dropped) and z; user 2 has one session only
+    assert test[["user_id", "item_id"]].values.tolist() == [[1, "z"]]
+    assert sorted(map(tuple, train[["user_id", "item_id"]].values.tolist())) == [(1, "x"), (1, "y"), (2, "w"), (2, "x")]
