@@ -52,10 +52,16 @@ def test_unit_one_has_four_exercises():
 def test_strict_mode_raises(monkeypatch, capsys):
     monkeypatch.setenv("COURSEKIT_STRICT_CHECKS", "1")
     with pytest.raises(AssertionError, match="u1.zscore"):
-        check("u1.zscore", todo)
+        check("u1.zscore", lambda x: x)
     monkeypatch.delenv("COURSEKIT_STRICT_CHECKS")
     assert check("u1.zscore", features.zscore).passed
     assert "[PASS] u1.zscore" in capsys.readouterr().out
+
+
+def test_not_attempted_stops_the_notebook(capsys):
+    with pytest.raises(NotImplementedError, match="u1.ndcg is not done yet"):
+        check("u1.ndcg", todo)
+    assert "[TODO] u1.ndcg" in capsys.readouterr().out
 
 
 def test_unknown_exercise():

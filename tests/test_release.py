@@ -94,13 +94,15 @@ def test_student_notebook_stops_at_first_exercise(solution, tmp_path):
     from coursekit.notebooks import execute_notebook
 
     student = nbformat.read(REPO / "notebooks" / solution.name, as_version=4)
-    first = next(i for i, c in enumerate(student.cells)
-                 if c.cell_type == "code" and "raise NotImplementedError()" in c.source)
+    code = [i for i, c in enumerate(student.cells) if c.cell_type == "code"]
+    first = next(i for i in code if "raise NotImplementedError()" in student.cells[i].source)
+    # the exercise cell defines the student's function; the check cell after it calls it
+    stop = next(i for i in code if i >= first and "check(" in student.cells[i].source)
     with pytest.raises(CellExecutionError) as err:
         execute_notebook(student, cwd=REPO / "notebooks", timeout=300, name=solution.name)
     assert "NotImplementedError" in str(err.value)
-    executed = [i for i, c in enumerate(student.cells) if c.cell_type == "code" and c.get("execution_count")]
-    assert max(executed) == first, "the notebook failed before its first exercise"
+    executed = [i for i in code if student.cells[i].get("execution_count")]
+    assert max(executed) in (first, stop), "the notebook did not stop at its first exercise"
     # every cell before the exercise ran without error
     for cell in student.cells[:first]:
         assert not any(o.get("output_type") == "error" for o in cell.get("outputs", []))

@@ -127,16 +127,20 @@ STRICT_ENV = "COURSEKIT_STRICT_CHECKS"
 def check(exercise_id: str, *args, **kwargs) -> CheckResult | None:
     """Run and display the checks of one exercise (pass / fail with a hint).
 
+    An exercise that is not attempted yet (its code still raises ``NotImplementedError``) is shown
+    as TODO and the ``NotImplementedError`` propagates, so "Run All" stops there, as in nbgrader.
+
     With ``COURSEKIT_STRICT_CHECKS=1`` (set when the kit executes solution notebooks) a check
     that does not pass raises ``AssertionError`` after it is shown, so a broken solution fails
     the build and the nbval run.
     """
     result = run_check(exercise_id, *args, **kwargs)
-    try:
-        _show(result)
-    finally:
-        if os.environ.get(STRICT_ENV) == "1" and not result.passed:
-            raise AssertionError(result.as_text())
+    _show(result)
+    if result.status == NOT_ATTEMPTED:
+        # Like nbgrader: "Run All" stops at the first exercise that is still to do.
+        raise NotImplementedError(f"{exercise_id} is not done yet: write your code in the cell above")
+    if os.environ.get(STRICT_ENV) == "1" and not result.passed:
+        raise AssertionError(result.as_text())
     return result if not _in_ipython() else None
 
 

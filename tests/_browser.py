@@ -1,0 +1,67 @@
+"""Headless Chromium through Selenium with the system chromedriver (no driver downloads)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage"]
+
+
+@contextmanager
+def chromium():
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_bin = shutil.which("chromedriver")
+    if not binary or not driver_bin:
+        pytest.skip("headless Chromium not installed (Debian packages chromium, chromium-driver; make test installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    profile = tempfile.mkdtemp(prefix="ck-chrome-")
+    for flag in FLAGS + [f"--user-data-dir={profile}"]:
+        opts.add_argument(flag)
+    opts.page_load_strategy = "eager"
+    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(driver, path: Path, timeout: float = 20.0) -> None:
+    """Load a local HTML file and wait until every image has finished loading (or failed)."""
+    driver.get(Path(path).resolve().as_uri())
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done = driver.execute_script("return Array.from(document.images).every(i => i.complete)")
+        if done:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"images of {path} did not finish loading in {timeout} s")
+
+
+def page_facts(driver) -> dict:
+    """What the rendered DOM says: summary counts, rows by status, image sizes."""
+    return driver.execute_script(
+        """
+        const score = document.getElementById('ck-score');
+        const rows = Array.from(document.querySelectorAll('#ck-table tbody tr'));
+        return {
+          summary: !!document.getElementById('coursekit-summary'),
+          passed: score ? parseInt(score.dataset.passed) : null,
+          total: score ? parseInt(score.dataset.total) : null,
+          statuses: rows.map(r => r.dataset.status),
+          widths: Array.from(document.images).map(i => i.naturalWidth),
+          text: document.body.innerText.slice(0, 200),
+        };
+        """
+    )
