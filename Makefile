@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.coursekit-installed
 PYTEST_ARGS ?=
+# Optional: a PyTorch wheel index, e.g. https://download.pytorch.org/whl/cpu for the small CPU build on Linux.
+TORCH_INDEX ?=
 
 .PHONY: run test test-fast lab release bench clean install
 
@@ -14,6 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 

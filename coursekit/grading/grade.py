@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from ..errors import DataError
-from ..notebooks import check_results, to_html, write_text_atomic
+from ..notebooks import _environ, check_results, to_html, write_text_atomic
 from .checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED
 from .release import BEGIN_HIDDEN, CHECK_RE, END_HIDDEN, EXERCISE_RE
 
@@ -172,12 +172,14 @@ def _feedback_html(nb, sub: Submission, exercises: list[str]) -> str:
     return to_html(nb, header_html=header)
 
 
-def grade_one(path: Path, solution_path: Path, out_dir: Path, timeout: float) -> Submission:
-    """Grade one submission; never raises for problems of the submission itself."""
+def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: Path,
+              timeout: float) -> Submission:
+    """Grade one submission; never raises for problems of the submission itself.
+
+    ``exercises`` and ``tests`` are read from the solution notebook by the parent process before
+    any student code runs, so a submission that writes to disk cannot change them.
+    """
     sub = Submission(student=path.stem, path=path)
-    solution = nbformat.read(solution_path, as_version=4)
-    exercises = exercise_order(solution)
-    tests = hidden_tests(solution)
     start = time.monotonic()
     try:
         raw = nbformat.read(path, as_version=4)
@@ -189,7 +191,8 @@ def grade_one(path: Path, solution_path: Path, out_dir: Path, timeout: float) ->
         return sub
     for ex in missing:
         sub.notes.append(f"exercise {ex} not found (its '# Exercise {ex}' cell and check call are missing)")
-    with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp, \
+            _environ(COURSEKIT_STRICT_CHECKS=None, COURSEKIT_RECORD=None, COURSEKIT_NOTEBOOK=path.name):
         problem = _execute(nb, Path(tmp), timeout)
     if problem:
         sub.notes.append(problem)
@@ -262,11 +265,12 @@ def grade_folder(submissions, output="graded", *, unit=None, jobs=1, timeout=300
         solution = _find_solution(Path(solutions), None, paths[0])
     else:
         solution = _find_solution(Path(solutions), unit, paths[0])
-    exercises = exercise_order(nbformat.read(solution, as_version=4))
+    solution_nb = nbformat.read(solution, as_version=4)
+    exercises, tests = exercise_order(solution_nb), hidden_tests(solution_nb)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[Submission] = []
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_one, p, solution, out_dir, timeout) for p in paths]
+        futures = [pool.submit(grade_one, p, exercises, tests, out_dir, timeout) for p in paths]
         for fut in tqdm(futures, desc="grade", unit="notebook", disable=not progress):
             results.append(fut.result())
     header = ["student", *exercises, "total", "max", "notes"]
