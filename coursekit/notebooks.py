@@ -59,7 +59,7 @@ def execute_notebook(
     extra = {ENV_NOTEBOOK: name or "notebook.ipynb", "TF_CPP_MIN_LOG_LEVEL": "3",
              "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors, record_timing=False,
         resources={"metadata": {"path": str(cwd or ".")}},
     )
     start = time.perf_counter()

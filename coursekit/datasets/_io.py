@@ -94,3 +94,21 @@ def read_pickle(path, *, allow_pickle: bool, fix: str):
     warnings.warn(f"reading pickle file {path}: only do this with files you trust", stacklevel=3)
     with open(path, "rb") as fh:
         return pickle.load(fh)  # noqa: S301 - explicit opt-in above
+
+
+def read_object_npy(path, *, allow_pickle: bool, fix: str) -> np.ndarray:
+    """Load a ``.npy`` of Python objects (needs pickle) only behind an explicit opt-in, with a warning."""
+    import warnings
+
+    path = require_file(path, fix)
+    if not allow_pickle:
+        raise DataError(
+            "holds Python objects, which need pickle to read (pickle can run code hidden in the file)",
+            path=path,
+            fix="pass allow_pickle=True only if you trust the file, then convert it once to .npz",
+        )
+    warnings.warn(f"reading {path} with pickle: only do this with files you trust", stacklevel=3)
+    try:
+        return np.load(path, allow_pickle=True)  # noqa: S301 - explicit opt-in above
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"not a valid .npy file ({exc})", path=path, fix=fix) from None
