@@ -54,6 +54,9 @@ def read_json(path, fix: str):
 def read_matrix(path, fix: str, *, ndim: int = 2, allow_pickle: bool = False) -> np.ndarray:
     """Load a numeric ``.npy`` matrix without pickle unless asked; check it is numeric and finite."""
     path = require_file(path, fix)
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise DataError("not a .npy file (it does not start with the NumPy header)", path=path, fix=fix)
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:

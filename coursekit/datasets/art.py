@@ -117,12 +117,18 @@ def read_art(folder: str | Path, *, allow_pickle: bool = False) -> ArtData:
                 f"{len(mat)} rows but the id list has {len(ids)}", path=folder / FILES[name], fix=MANUAL
             )
     urls_raw = read_json(folder / FILES["urls"], fix=MANUAL)
+    if not isinstance(urls_raw, dict):
+        raise DataError("expected an object {artwork id: {\"medium\": url}}", path=folder / FILES["urls"], fix=MANUAL)
     urls = {str(k): (v.get("medium", "") if isinstance(v, dict) else str(v)) for k, v in urls_raw.items()}
     past = _read_transactions(folder, "past", allow_pickle)
     truth = _read_transactions(folder, "truth", allow_pickle)
     data = ArtData(resnet, vgg, ids, urls, past, truth, folder)
-    for user, items in {**past, **truth}.items():
-        data.index_of(items)  # raises on ids missing from the catalogue
+    for key, table in (("past", past), ("truth", truth)):
+        known = np.isin(np.concatenate([v for v in table.values()] or [np.empty(0, np.int64)]), ids)
+        if not known.all():
+            user, bad = next((u, v[~np.isin(v, ids)][0]) for u, v in table.items() if not np.isin(v, ids).all())
+            raise DataError(f"artwork id {int(bad)} is not in the id list", path=folder / FILES[key],
+                            where=f"user {user!r}", fix="use ids from index2artworkId.json")
     styles_file = folder / "toy_styles.json"
     if styles_file.exists():
         data.styles = np.asarray(read_json(styles_file, fix=MANUAL), dtype=np.int64)

@@ -1,0 +1,35 @@
+"""Performance budgets: notebooks within their unit's budget, kit paths faster than references."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from coursekit.bench.notebooks import BUDGETS_S
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.bench
+
+
+@pytest.mark.after_notebooks
+def test_notebooks_within_budget():
+    path = os.environ.get("COURSEKIT_TEST_RECORDS")
+    records = []
+    if path and Path(path).exists():
+        records = [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+    runtimes = {r["notebook"]: r["value"] for r in records if r["name"] == "runtime_s"}
+    if not runtimes:
+        pytest.skip("no notebook ran in this session (run pytest with solutions/ and --nbval-lax)")
+    over = {nb: (t, BUDGETS_S[nb[:2]]) for nb, t in runtimes.items() if t > BUDGETS_S.get(nb[:2], 1e9)}
+    assert not over, f"notebooks over budget (seconds, budget): {over}"
+
+
+@pytest.mark.slow
+def test_kit_paths_beat_naive_references():
+    from coursekit import bench
+
+    rows = bench.run([u for u in bench.UNITS if u != "notebooks"], quick=True, progress=False)
+    assert rows
+    slower = [(r.unit, r.what, r.ratio) for r in rows if r.ratio is not None and r.ratio < 1.0]
+    assert not slower, f"kit slower than its naive reference: {slower}"
