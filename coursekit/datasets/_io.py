@@ -81,36 +81,33 @@ def read_matrix(path, fix: str, *, ndim: int = 2, allow_pickle: bool = False) ->
     return arr
 
 
-def read_pickle(path, *, allow_pickle: bool, fix: str):
-    """Read a pickle file only behind an explicit opt-in; pickle can run code hidden in the file."""
+def _pickle_opt_in(path, allow_pickle: bool, what: str, convert_to: str, fix: str) -> Path:
+    """The one gate in front of pickle: refuse unless ``allow_pickle`` is True, then warn."""
     import warnings
 
     path = require_file(path, fix)
     if not allow_pickle:
         raise DataError(
-            "is a pickle file, and reading pickle can run code hidden in it",
+            f"{what}, and reading pickle can run code hidden in the file",
             path=path,
-            fix="pass allow_pickle=True only if you trust the file (then convert it to JSON)",
+            fix=f"pass allow_pickle=True only if you trust the file, then convert it once to {convert_to}",
         )
+    warnings.warn(f"reading {path} with pickle: only do this with files you trust", stacklevel=4)
+    return path
+
+
+def read_pickle(path, *, allow_pickle: bool, fix: str):
+    """Read a pickle file only behind an explicit opt-in; pickle can run code hidden in the file."""
     import pickle
 
-    warnings.warn(f"reading pickle file {path}: only do this with files you trust", stacklevel=3)
+    path = _pickle_opt_in(path, allow_pickle, "is a pickle file", "JSON", fix)
     with open(path, "rb") as fh:
         return pickle.load(fh)  # noqa: S301 - explicit opt-in above
 
 
 def read_object_npy(path, *, allow_pickle: bool, fix: str) -> np.ndarray:
     """Load a ``.npy`` of Python objects (needs pickle) only behind an explicit opt-in, with a warning."""
-    import warnings
-
-    path = require_file(path, fix)
-    if not allow_pickle:
-        raise DataError(
-            "holds Python objects, which need pickle to read (pickle can run code hidden in the file)",
-            path=path,
-            fix="pass allow_pickle=True only if you trust the file, then convert it once to .npz",
-        )
-    warnings.warn(f"reading {path} with pickle: only do this with files you trust", stacklevel=3)
+    path = _pickle_opt_in(path, allow_pickle, "holds Python objects, which need pickle to read", ".npz", fix)
     try:
         return np.load(path, allow_pickle=True)  # noqa: S301 - explicit opt-in above
     except (ValueError, OSError, EOFError) as exc:
