@@ -48,7 +48,7 @@ def cmd_build(args) -> int:
 def cmd_release(args) -> int:
     from .grading.release import release
 
-    result = release(args.solutions, args.notebooks, check=args.check)
+    result = release(args.solutions, args.notebooks, check=args.check, only=_units(args.unit))
     if args.check:
         if result.out_of_sync:
             for p in result.out_of_sync:
@@ -118,19 +118,14 @@ def cmd_data(args) -> int:
             print(f"{'ok' if ok else 'MISMATCH'}  {name}")
         return 0 if all(results.values()) else 1
     elif args.action == "convert":
-        if args.name == "art":
-            folder = ds.get_data_home() / "art"
-            for p in ds.convert_art_pickles(folder, allow_pickle=args.allow_pickle):
-                print(f"wrote {p}")
-        else:
-            from importlib import import_module
+        from importlib import import_module
 
-            module = import_module(f"coursekit.datasets.{args.name}")
-            convert = getattr(module, "convert", None)
-            if convert is None:
-                raise DataError(f"data set {args.name!r} has nothing to convert")
-            for p in convert(ds.get_data_home() / args.name, allow_pickle=args.allow_pickle):
-                print(f"wrote {p}")
+        convert = getattr(import_module(f"coursekit.datasets.{args.name}"), "convert", None)
+        if convert is None:
+            raise DataError(f"data set {args.name!r} has nothing to convert")
+        written = convert(ds.get_data_home() / args.name, allow_pickle=args.allow_pickle)
+        for p in written if isinstance(written, list) else [written]:
+            print(f"wrote {p}")
     return 0
 
 
@@ -178,6 +173,7 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--solutions", default="solutions")
     r.add_argument("--notebooks", default="notebooks")
     r.add_argument("--check", action="store_true", help="write nothing; exit 1 when out of sync")
+    r.add_argument("--unit", nargs="*", metavar="NN", help="only these units (e.g. 02)")
     r.set_defaults(func=cmd_release)
 
     e = sub.add_parser("export", help="export a notebook to HTML with a check summary on top",

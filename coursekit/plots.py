@@ -69,7 +69,7 @@ def metric_bars(table, *, metrics: Sequence[str] | None = None, title: str | Non
     ax.set_xticks(x)
     ax.set_xticklabels(cols)
     ax.set_ylabel("score")
-    ax.legend(fontsize=8, frameon=False, ncols=min(n_models, 3))
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         ax.set_title(title)
     ax.figure.tight_layout()

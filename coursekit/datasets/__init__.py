@@ -18,9 +18,11 @@ from ._registry import (
     verify,
 )
 from .art import ArtData, convert_art_pickles, load_art, make_toy_art, read_art
+from .ugallery import UGalleryData, convert_embeddings, load_ugallery, make_toy_ugallery, read_ugallery
 
 __all__ = [
     "ArtData", "DatasetSpec", "RemoteFile", "convert_art_pickles", "dataset_path", "download_file",
     "fetch", "get_data_home", "get_spec", "get_toy_home", "list_datasets", "load_art",
     "make_toy_art", "read_art", "real_path", "sha256_of", "toy_path", "verify",
+    "UGalleryData", "convert_embeddings", "load_ugallery", "make_toy_ugallery", "read_ugallery",
 ]

@@ -232,3 +232,5 @@ SPEC = register(
         toy=make_toy_art,
     )
 )
+
+convert = convert_art_pickles  # `coursekit data convert art --allow-pickle`

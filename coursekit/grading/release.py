@@ -85,15 +85,19 @@ class ReleaseResult:
     out_of_sync: list[Path]
 
 
-def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool = False) -> ReleaseResult:
+def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool = False,
+            only: list[str] | None = None) -> ReleaseResult:
     """Release every ``NN_*.ipynb`` of ``solutions_dir`` into ``notebooks_dir``.
 
     With ``check=True`` nothing is written; the result lists student notebooks that are missing,
-    stale or left over without a solution.
+    stale or left over without a solution. ``only`` limits the release to these file names or
+    unit numbers (``["02"]``).
     """
     solutions_dir, notebooks_dir = Path(solutions_dir), Path(notebooks_dir)
     written, stale = [], []
     sources = sorted(solutions_dir.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        sources = [s for s in sources if s.name in only or s.name[:2] in only]
     for src in sources:
         student = dumps(release_notebook(nbformat.read(src, as_version=4), src.name))
         dest = notebooks_dir / src.name
@@ -108,7 +112,7 @@ def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool
             tmp.write_text(student, encoding="utf-8")
             tmp.replace(dest)
             written.append(dest)
-    names = {s.name for s in sources}
+    names = {s.name for s in solutions_dir.glob("[0-9][0-9]_*.ipynb")}
     for extra in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
         if extra.name not in names:
             stale.append(extra)

@@ -1,0 +1,164 @@
+"""Unit 2 models and evaluation on a small toy UGallery, and the exercise checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coursekit.clusters import visual_clusters
+from coursekit.datasets.ugallery import load_ugallery
+from coursekit.grading.checks import run_check
+from coursekit.inventory import evaluate_scores, last_basket_split, make_baskets, make_holdout, replay_inventory
+from coursekit.models.visrank import PopularityRanker, RandomRanker, VisRank
+from coursekit.sampling.curatornet import SamplingContext, sample_all, split_triples
+
+SIZES = dict(n_artworks=900, n_artists=40, n_styles=12, n_users=260, emb_dim=48)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    data = load_ugallery("toy", seed=1, data_home=tmp_path_factory.mktemp("ug"), **SIZES)
+    vc = visual_clusters(data.embeddings, n_components=16, n_clusters=12, n_restarts=2, seed=0)
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    b = make_baskets(data.purchase_user, data.purchase_time, data.purchase_indptr, data.purchase_items,
+                     data.n_users, data.n_items)
+    split = last_basket_split(b, data.artist, vc.labels, data.n_users)
+    ctx = SamplingContext.from_split(split, data.artist, vc.labels, vc.reduced)
+    holdout = make_holdout(split, av)
+    return data, vc, split, ctx, holdout
+
+
+def test_clusters_pick_the_best_silhouette(setup):
+    data, vc, *_ = setup
+    assert vc.labels.shape == (data.n_items,) and vc.reduced.shape == (data.n_items, 16)
+    assert vc.best == int(np.argmax(vc.silhouettes)) and vc.n_clusters == 12
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(data.styles, vc.labels) > 0.3  # clusters recover the latent styles
+    members = vc.members(0)
+    assert (vc.labels[members] == 0).all()
+
+
+def test_holdout_ranks_only_available_non_profile_items(setup):
+    data, vc, split, ctx, holdout = setup
+    assert len(holdout.users) == len(split.test_users) > 20
+    prof = split.profile[holdout.users].toarray()
+    assert not (holdout.candidates & prof).any()
+    assert holdout.candidates.sum(1).min() < data.n_items  # some artworks are gone
+
+
+def test_curatornet_beats_baselines(setup):
+    from coursekit.models.torch_curatornet import CuratorNet
+
+    data, vc, split, ctx, holdout = setup
+    triples = sample_all(ctx, 1500, seed=0)
+    train, valid = split_triples(triples, 0.1, seed=0)
+    p = split.profile[holdout.users]
+    model = CuratorNet(hidden=64, dim=32, max_epochs=4, batch_size=256, seed=0).fit(vc.reduced, train, valid)
+    res = evaluate_scores(model.score_profiles(p.indptr, p.indices), holdout)
+    rnd = evaluate_scores(RandomRanker(0).fit(data.n_items).score_profiles(p.indptr, p.indices), holdout)
+    pop = evaluate_scores(PopularityRanker().fit(split.train.items, data.n_items).score_profiles(p.indptr, p.indices), holdout)
+    vis = evaluate_scores(VisRank().fit(vc.reduced).score_profiles(p.indptr, p.indices), holdout)
+    assert abs(rnd["auc"] - 0.5) < 0.08
+    assert res["auc"] >= rnd["auc"] + 0.15 and res["auc"] >= 0.7
+    assert res["ndcg@20"] > pop["ndcg@20"]
+    assert vis["auc"] >= rnd["auc"] + 0.15
+    assert model.best_epoch_ >= 1 and len(model.history_) >= model.best_epoch_
+    # same seed, same model
+    again = CuratorNet(hidden=64, dim=32, max_epochs=1, batch_size=256, seed=0).fit(vc.reduced, train)
+    once = CuratorNet(hidden=64, dim=32, max_epochs=1, batch_size=256, seed=0).fit(vc.reduced, train)
+    np.testing.assert_array_equal(again.item_embeddings(), once.item_embeddings())
+
+
+def test_models_refuse_to_score_before_fit():
+    from coursekit.models.torch_curatornet import CuratorNet
+
+    with pytest.raises(RuntimeError, match="not fitted"):
+        CuratorNet().score_profiles(np.array([0, 1]), np.array([0]))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        VisRank().score_profiles(np.array([0, 1]), np.array([0]))
+
+
+def test_evaluate_scores_perfect_and_reversed():
+    import scipy.sparse as sp
+
+    from coursekit.inventory import Holdout
+
+    cand = np.ones((2, 6), bool)
+    cand[0, 5] = False
+    rel = sp.csr_matrix(np.array([[1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1]], bool))
+    h = Holdout(np.arange(2), np.zeros(2, np.int64), rel, cand)
+    good = np.array([[6, 5, 4, 3, 2, 9], [0, 1, 2, 3, 4, 5]], float)
+    out = evaluate_scores(good, h, ks=(2,))
+    assert out["auc"] == 1.0 and out["ndcg@2"] == 1.0 and out["recall@2"] == 1.0
+    out = evaluate_scores(-good, h, ks=(2,))
+    assert out["auc"] == 0.0 and out["recall@2"] == 0.0
+
+
+# --------------------------------------------------------------------------- exercise checks
+
+def _available_mask(upload, times, indptr, items, queries):
+    from coursekit.inventory import replay_inventory
+
+    return replay_inventory(upload, times, indptr, items).mask(queries)
+
+
+def _sample1(profile, n, rng):
+    from coursekit.sampling.curatornet import _pick_in_rows, _pick_outside_rows
+
+    users = rng.integers(0, profile.shape[0], n)
+    return users, _pick_in_rows(profile, users, rng), _pick_outside_rows(profile, users, rng)
+
+
+def _check3(users, pos, neg, profile, artist, cluster):
+    la = np.zeros((profile.shape[0], artist.max() + 1), bool)
+    lc = np.zeros((profile.shape[0], cluster.max() + 1), bool)
+    u, i = np.nonzero(profile)
+    la[u, artist[i]] = True
+    lc[u, cluster[i]] = True
+    assert not profile[users, pos].any()
+    assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
+    assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
+
+
+def _auc(scores, relevant, candidates):
+    from coursekit.metrics import auc_score
+
+    rel = np.zeros(len(scores), bool)
+    rel[relevant] = True
+    return auc_score(scores[None], rel[None], candidates[None])[0]
+
+
+def test_exercise_checks_pass_good_and_fail_wrong_answers():
+    from coursekit.models.torch_curatornet import bpr_loss
+
+    assert run_check("u2.available_mask", _available_mask).passed
+    assert not run_check("u2.available_mask",
+                         lambda up, t, ip, it, q: np.asarray(q)[:, None] >= np.asarray(up)[None, :]).passed
+    assert run_check("u2.sample_profile_items", _sample1).passed
+    assert not run_check("u2.sample_profile_items",
+                         lambda p, n, rng: (lambda u: (u, _sample1(p, n, rng)[1], rng.integers(0, p.shape[1], n)))(
+                             rng.integers(0, p.shape[0], n))).passed
+    assert run_check("u2.check_strategy3", _check3).passed
+    assert not run_check("u2.check_strategy3", lambda *a, **k: None).passed
+    assert run_check("u2.bpr_loss", bpr_loss).passed
+    import torch
+
+    assert not run_check("u2.bpr_loss", lambda p, n: -torch.log(torch.sigmoid(p - n)).mean()).passed
+    assert run_check("u2.auc_available", _auc).passed
+    assert not run_check("u2.auc_available", lambda s, r, c: _auc(s, r, np.ones_like(c))).passed
+    assert run_check("u2.auc_available", lambda s, r, c: (_ for _ in ()).throw(NotImplementedError())).status == "not attempted"
+
+
+def test_vbpr_learns_from_real_user_triples(setup):
+    from coursekit.models.torch_curatornet import VBPR
+
+    data, vc, split, ctx, holdout = setup
+    triples = sample_all(ctx, 1500, seed=0, strategies=(1, 3, 5, 6))
+    train, valid = split_triples(triples, 0.1, seed=0)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        VBPR().score_users([0])
+    model = VBPR(dim=8, visual_dim=8, max_epochs=6, seed=0).fit(vc.reduced, data.n_users, train, valid)
+    scores = model.score_users(holdout.users)
+    assert scores.shape == (len(holdout.users), data.n_items)
+    assert evaluate_scores(scores, holdout)["auc"] >= 0.65
