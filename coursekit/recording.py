@@ -90,6 +90,7 @@ def elapsed() -> float:
     return time.perf_counter() - _state["start"]
 
 
-def record_runtime() -> float:
-    """Record ``runtime_s``: seconds since :func:`start_notebook`."""
-    return record("runtime_s", round(elapsed(), 2))
+def record_runtime() -> None:
+    """Record ``runtime_s``: seconds since :func:`start_notebook` (shown, not returned, so the
+    last cell of a notebook prints it once)."""
+    record("runtime_s", round(elapsed(), 2))
