@@ -122,7 +122,7 @@ def holdout_top_items(df: pd.DataFrame, user_col: str = "user_id", item_col: str
 
     ``df`` holds one row per (user, item) (duplicates are summed first). Returns ``(train, test)``;
     ``test`` has one row per qualified user. (The seed drew with ``randrange(1, topk)``, which never
-    hides the single favourite and only picks among ranks 2-5: here all ``top`` ranks are eligible.)
+    hides the favourite and picks among ranks 2-6 only: here all ``top`` ranks are eligible.)
     Vectorised; seeded.
     """
     g = df.groupby([user_col, item_col], sort=False, as_index=False)[count_col].sum()

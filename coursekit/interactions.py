@@ -55,7 +55,7 @@ def _lookup(index: pd.Index, ids, what: str) -> np.ndarray:
     return pos.astype(np.int64)
 
 
-@dataclass
+@dataclass(eq=False)
 class Interactions:
     """A user x item interaction matrix with its original ids.
 

@@ -2,5 +2,6 @@
 framework models live in their own modules (``coursekit.models.torch_*``, ``coursekit.models.tf_*``)."""
 
 from .content import ContentRecommender
+from .knn import ItemKNN, Popularity, UserKNN
 
-__all__ = ["ContentRecommender"]
+__all__ = ["ContentRecommender", "ItemKNN", "Popularity", "UserKNN"]

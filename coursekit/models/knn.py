@@ -75,19 +75,18 @@ def sparse_top_k(scores: sp.csr_matrix, k: int, tie_break: np.ndarray | None = N
         src = np.repeat(starts, lens) + offset
         block = np.full((len(rows), width), -np.inf)
         block[local_row, offset] = key[src]
-        where = np.zeros((len(rows), width), dtype=np.int64)  # position of each entry in m.data
-        where[local_row, offset] = src
         kk = min(k, width)
-        if kk < width:
-            part = np.argpartition(-block, kk - 1, axis=1)[:, :kk]
+        if kk < width:  # the kk largest sit right of position width - kk
+            part = np.argpartition(block, width - kk, axis=1)[:, width - kk:]
             vals = np.take_along_axis(block, part, axis=1)
         else:
             part, vals = np.broadcast_to(np.arange(width), block.shape), block
         order = np.argsort(-vals, axis=1, kind="stable")
         part = np.take_along_axis(part, order, axis=1)
         vals = np.take_along_axis(vals, order, axis=1)
-        src_top = np.take_along_axis(where, part, axis=1)
         empty = ~np.isfinite(vals)
+        # a block column is the offset inside the row, so the entry sits at row start + column
+        src_top = np.where(empty, 0, starts[:, None] + part)
         got = m.indices[src_top].astype(np.int64)
         got[empty] = -1
         raw = data[src_top]
@@ -181,7 +180,7 @@ def cosine_neighbours(m: sp.csr_matrix, k: int, *, shrink: float = 0.0, batch_si
 class _Recommender:
     """Shared recommend / top_n / score plumbing; subclasses implement ``fit`` and ``_sparse_scores``."""
 
-    batch_size: int = 2048
+    batch_size: int = 4096
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "interactions_"):
@@ -250,7 +249,7 @@ class _Recommender:
 class Popularity(_Recommender):
     """Recommend the items most users interacted with (the baseline every model must beat)."""
 
-    def __init__(self, batch_size: int = 2048):
+    def __init__(self, batch_size: int = 4096):
         self.batch_size = batch_size
 
     def fit(self, interactions: Interactions) -> "Popularity":
@@ -291,7 +290,7 @@ class UserKNN(_Recommender):
     """
 
     def __init__(self, k: int = 100, similarity: str = "cosine", scaling: str | None = None,
-                 shrink: float = 0.0, batch_size: int = 2048):
+                 shrink: float = 0.0, batch_size: int = 4096):
         self.k = k
         self.similarity = similarity
         self.scaling = scaling
@@ -321,7 +320,7 @@ class ItemKNN(_Recommender):
     """
 
     def __init__(self, k: int = 100, similarity: str = "cosine", scaling: str | None = None,
-                 shrink: float = 0.0, batch_size: int = 2048):
+                 shrink: float = 0.0, batch_size: int = 4096):
         self.k = k
         self.similarity = similarity
         self.scaling = scaling

@@ -1,0 +1,62 @@
+"""Two-tower model mechanics on a tiny data set: determinism, BPR option, recommend, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coursekit.interactions import Interactions
+
+torch = pytest.importorskip("torch")
+from coursekit.models.torch_two_tower import TwoTowerModel  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    rng = np.random.default_rng(0)
+    # two groups of users, each buying from its own half of the catalogue
+    users = np.repeat(np.arange(120), 6)
+    group = users % 2
+    items = rng.integers(0, 20, len(users)) + 20 * group
+    return Interactions.from_frame(pd.DataFrame({"user_id": users, "item_id": items}).drop_duplicates())
+
+
+def test_same_seed_same_model_and_learns_groups(tiny):
+    a = TwoTowerModel(dim=8, hidden=16, epochs=25, batch_size=64, learning_rate=0.03, patience=25, seed=3).fit(tiny)
+    b = TwoTowerModel(dim=8, hidden=16, epochs=25, batch_size=64, learning_rate=0.03, patience=25, seed=3).fit(tiny)
+    np.testing.assert_array_equal(a.user_vectors_, b.user_vectors_)
+    assert [h["loss"] for h in a.history_] == [h["loss"] for h in b.history_]
+    recs = a.recommend(tiny.user_ids, n=5)
+    same_half = (recs // 20 == (tiny.user_ids % 2)[:, None]).mean()
+    assert same_half > 0.8
+    seen = tiny.matrix[np.repeat(np.arange(tiny.n_users), 5), tiny.item_index(recs.ravel())]
+    assert not np.asarray(seen).any()
+
+
+def test_bpr_option_and_scores(tiny):
+    m = TwoTowerModel(dim=8, hidden=16, loss="bpr", epochs=25, batch_size=64, learning_rate=0.03, patience=25).fit(tiny)
+    s = m.score([0, 1])
+    assert s.shape == (2, tiny.n_items) and s.dtype == np.float64
+    assert (s[0, :20].mean() > s[0, 20:].mean()) and (s[1, 20:].mean() > s[1, :20].mean())
+    assert m.similar_items([0], n=5).shape == (1, 5)
+
+
+def test_errors(tiny):
+    with pytest.raises(RuntimeError, match="fit"):
+        TwoTowerModel().score([0])
+    with pytest.raises(ValueError, match="loss"):
+        TwoTowerModel(loss="hinge").fit(tiny)
+
+
+def test_threads_are_restored(tiny):
+    before = torch.get_num_threads()
+    TwoTowerModel(dim=4, hidden=8, epochs=1, n_threads=1).fit(tiny)
+    assert torch.get_num_threads() == before
+
+
+def test_side_features_are_concatenated(tiny):
+    rng = np.random.default_rng(1)
+    user_f = rng.normal(size=(tiny.n_users, 3)).astype(np.float32)
+    item_f = (np.arange(tiny.n_items) >= 20).astype(np.float32)[:, None]  # which half of the catalogue
+    m = TwoTowerModel(dim=4, hidden=8, epochs=2, batch_size=128).fit(tiny, user_features=user_f, item_features=item_f)
+    assert m.item_tower_.mlp[0].in_features == 4 + 1 and m.user_tower_.mlp[0].in_features == 4 + 3
+    assert m.user_vectors_.shape == (tiny.n_users, 4) and m.item_vectors_.shape == (tiny.n_items, 4)
