@@ -27,7 +27,7 @@ from scipy.stats import rankdata
 
 __all__ = [
     "as_relevance", "hits_at_k", "precision_at_k", "recall_at_k", "hit_rate_at_k", "ndcg_at_k",
-    "mrr_at_k", "auc_score", "evaluate_rankings",
+    "mrr_at_k", "auc_score", "evaluate_rankings", "pair_accuracy", "pair_auc",
 ]
 
 
@@ -147,3 +147,19 @@ def evaluate_rankings(recommended, relevant, ks=(10,), *, scores=None, candidate
     if scores is not None:
         out["auc"] = float(np.nanmean(auc_score(scores, relevant, candidates)))
     return out
+
+
+def pair_accuracy(labels, probs, threshold: float = 0.5) -> float:
+    """Share of pairs (or any binary predictions) whose ``probs > threshold`` matches the 0/1 label."""
+    y = np.asarray(labels).ravel() > 0.5
+    return float(np.mean((np.asarray(probs).ravel() > threshold) == y))
+
+
+def pair_auc(labels, scores) -> float:
+    """ROC AUC of binary labels: the chance a positive scores above a negative (ties count 1/2).
+
+    The same definition as :func:`auc_score`, for one flat list of scored pairs.
+    """
+    y = np.asarray(labels).ravel() > 0.5
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    return float(auc_score(s[None, :], [np.flatnonzero(y)])[0])

@@ -17,6 +17,7 @@ from ._registry import (
     toy_path,
     verify,
 )
+from .amazon import AmazonData, load_amazon, make_toy_amazon, read_amazon
 from .art import ArtData, convert_art_pickles, load_art, make_toy_art, read_art
 from .ugallery import UGalleryData, convert_embeddings, load_ugallery, make_toy_ugallery, read_ugallery
 
@@ -24,5 +25,6 @@ __all__ = [
     "ArtData", "DatasetSpec", "RemoteFile", "convert_art_pickles", "dataset_path", "download_file",
     "fetch", "get_data_home", "get_spec", "get_toy_home", "list_datasets", "load_art",
     "make_toy_art", "read_art", "real_path", "sha256_of", "toy_path", "verify",
+    "AmazonData", "load_amazon", "make_toy_amazon", "read_amazon",
     "UGalleryData", "convert_embeddings", "load_ugallery", "make_toy_ugallery", "read_ugallery",
 ]

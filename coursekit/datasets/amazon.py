@@ -286,6 +286,7 @@ class AmazonData:
     links: pd.DataFrame
     folder: Path
     styles: np.ndarray | None = field(default=None, repr=False)  # toy only: latent style per row
+    style_partner: np.ndarray | None = field(default=None, repr=False)  # toy only: per style
 
     def __post_init__(self):
         self._index = pd.Index(self.asins)
@@ -310,6 +311,14 @@ class AmazonData:
         features. Use :func:`coursekit.sampling.pairs.positive_pairs` to clean them."""
         return self.index_of(self.links["asin"].to_numpy()), self.index_of(self.links["other"].to_numpy())
 
+    def toy_compatible(self, rows_a, rows_b) -> np.ndarray:
+        """Toy data only: bool array, True where the generator made the two rows' latent styles
+        compatible (the same style, or partner styles)."""
+        if self.styles is None or self.style_partner is None:
+            raise ValueError("latent styles are known for toy data only")
+        a, b = self.styles[np.asarray(rows_a)], self.styles[np.asarray(rows_b)]
+        return (a == b) | (self.style_partner[a] == b)
+
     def image_source(self, row: int) -> str:
         """URL or path (relative to :attr:`folder`) of a row's image, ``""`` when unknown."""
         return str(self.images[int(row)])
@@ -329,12 +338,13 @@ def read_amazon(folder: str | Path, *, fmt: str = "auto", require_category: bool
         items = items[items["sub_category"] != ""]
     features, asins = read_image_features(folder / FILES["features"], dim=dim, keep=items["asin"])
     info = items.set_index("asin").reindex(asins)
-    styles = None
+    styles = partner = None
     styles_file = folder / "toy_styles.npy"
     if styles_file.exists():
         toy_asins = json.loads((folder / "toy_asins.json").read_text())
         toy_styles = np.load(styles_file, allow_pickle=False)  # aligned with toy_asins.json
         styles = pd.Series(toy_styles, index=toy_asins).reindex(asins).to_numpy(dtype=np.int64)
+        partner = np.load(folder / "toy_partner.npy", allow_pickle=False)
     return AmazonData(
         features=features,
         asins=asins,
@@ -343,6 +353,7 @@ def read_amazon(folder: str | Path, *, fmt: str = "auto", require_category: bool
         links=links,
         folder=folder,
         styles=styles,
+        style_partner=partner,
     )
 
 
@@ -446,6 +457,7 @@ def make_toy_amazon(
         (folder / name).write_bytes(data)
     (folder / "toy_asins.json").write_text(json.dumps(asins.tolist()))
     np.save(folder / "toy_styles.npy", styles.astype(np.int64))
+    np.save(folder / "toy_partner.npy", partner.astype(np.int64))
 
 
 SPEC = register(
@@ -456,5 +468,6 @@ SPEC = register(
         unit="03",
         manual=MANUAL,
         toy=make_toy_amazon,
+        toy_version=2,
     )
 )

@@ -28,8 +28,12 @@ class _Compatibility(nn.Module):
         """Style vectors (n, style_dim) of features ``x`` (n, feat_dim)."""
         return x @ (self.E1 if side == 1 else self.E2)
 
-    def logit(self, x1, x2):  # pragma: no cover - abstract
+    def score(self, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """The logit from style vectors ``s1 = x1 E1``, ``s2 = x2 E2`` (batch, style_dim)."""
         raise NotImplementedError
+
+    def logit(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        return self.score(self.embed(x1, 1), self.embed(x2, 2))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         """Probabilities (batch,) for float32 features ``x1``, ``x2`` (batch, feat_dim)."""
@@ -39,15 +43,15 @@ class _Compatibility(nn.Module):
 class EuclideanCompatibility(_Compatibility):
     """``p = sigmoid(c - ||x1 E1 - x2 E2||^2)``."""
 
-    def logit(self, x1, x2):
-        return self.c - ((self.embed(x1, 1) - self.embed(x2, 2)) ** 2).sum(-1)
+    def score(self, s1, s2):
+        return self.c - ((s1 - s2) ** 2).sum(-1)
 
 
 class InnerCompatibility(_Compatibility):
     """``p = sigmoid(c + <x1 E1, x2 E2>)``."""
 
-    def logit(self, x1, x2):
-        return self.c + (self.embed(x1, 1) * self.embed(x2, 2)).sum(-1)
+    def score(self, s1, s2):
+        return self.c + (s1 * s2).sum(-1)
 
 
 KINDS = {"euclidean": EuclideanCompatibility, "inner": InnerCompatibility}
@@ -95,7 +99,7 @@ class StyleCompatibility:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(b)
+                total += float(loss.detach()) * len(b)
             self.loss_history_.append(total / len(p))
             if self.verbose:
                 print(f"epoch {epoch + 1}: loss {self.loss_history_[-1]:.4f}")
@@ -113,7 +117,12 @@ class StyleCompatibility:
         self._check_fitted()
         x = torch.as_tensor(np.asarray(features, np.float32))
         p = torch.as_tensor(np.asarray(pairs, np.int64).reshape(-1, 2))
-        return self.net_(x[p[:, 0]], x[p[:, 1]]).numpy().astype(np.float32)
+        net = self.net_
+        if len(x) <= 2 * len(p):  # many pairs: project every item once, then look up
+            s1, s2 = net.embed(x, 1)[p[:, 0]], net.embed(x, 2)[p[:, 1]]
+        else:
+            s1, s2 = net.embed(x[p[:, 0]], 1), net.embed(x[p[:, 1]], 2)
+        return torch.sigmoid(net.score(s1, s2)).numpy().astype(np.float32)
 
     def embed(self, features, side: int = 1) -> np.ndarray:
         """float32 (n, style_dim): ``features @ E1`` (side 1) or ``@ E2``."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..metrics import pair_accuracy, pair_auc  # re-exported: the unit-3 metrics live in coursekit.metrics
+
 __all__ = [
     "positive_pairs", "sample_negatives", "make_pairs", "split_pairs", "pair_keys",
     "pair_accuracy", "pair_auc",
@@ -176,22 +178,3 @@ def split_pairs(
     order = rng.permutation(len(pairs))
     tr, te = order[~test[order]], order[test[order]]
     return pairs[tr], labels[tr], pairs[te], labels[te]
-
-
-def pair_accuracy(labels, probs, threshold: float = 0.5) -> float:
-    """Share of pairs whose prediction ``probs > threshold`` matches the 0/1 label."""
-    y = np.asarray(labels).ravel() > 0.5
-    return float(np.mean((np.asarray(probs).ravel() > threshold) == y))
-
-
-def pair_auc(labels, scores) -> float:
-    """ROC AUC: probability that a positive pair scores above a negative one (ties count 1/2)."""
-    from scipy.stats import rankdata
-
-    y = np.asarray(labels).ravel() > 0.5
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(s)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

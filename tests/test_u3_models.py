@@ -1,0 +1,100 @@
+"""Unit 3 models: Keras and PyTorch twins agree, the formulas hold, training learns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf_compat = pytest.importorskip("coursekit.models.tf_compat")
+torch_compat = pytest.importorskip("coursekit.models.torch_compat")
+
+from coursekit.sampling.pairs import pair_accuracy, pair_auc  # noqa: E402
+
+
+def _weights(d, k, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"E1": rng.normal(0, 0.3, (d, k)).astype(np.float32),
+            "E2": rng.normal(0, 0.3, (d, k)).astype(np.float32),
+            "c": np.float32(0.7)}
+
+
+@pytest.mark.parametrize("kind", ["euclidean", "inner"])
+def test_equal_weights_give_equal_outputs(kind):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 16)).astype(np.float32)
+    pairs = rng.integers(0, 30, size=(50, 2))
+    w = _weights(16, 4)
+    tf_model = tf_compat.StyleCompatibility(kind, style_dim=4).set_weights(w)
+    pt_model = torch_compat.StyleCompatibility(kind, style_dim=4).set_weights(w)
+    p_tf = tf_model.predict_proba(x, pairs)
+    p_pt = pt_model.predict_proba(x, pairs)
+    s1, s2 = x[pairs[:, 0]] @ w["E1"], x[pairs[:, 1]] @ w["E2"]
+    logit = w["c"] - ((s1 - s2) ** 2).sum(1) if kind == "euclidean" else w["c"] + (s1 * s2).sum(1)
+    expected = 1 / (1 + np.exp(-logit.astype(np.float64)))
+    assert p_tf.shape == p_pt.shape == (50,)
+    np.testing.assert_allclose(p_tf, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p_pt, p_tf, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf_model.embed(x, 2), pt_model.embed(x, 2), rtol=1e-5, atol=1e-6)
+    # and the weights come back out unchanged
+    for name, value in tf_model.get_weights().items():
+        np.testing.assert_array_equal(value, pt_model.get_weights()[name])
+
+
+def _separable(n=240, d=64, seed=0):
+    """Items in 6 styles; a pair is compatible when the styles match."""
+    rng = np.random.default_rng(seed)
+    style = rng.integers(0, 6, n)
+    centres = rng.normal(0, 1, (6, d))
+    x = np.maximum(centres[style] + rng.normal(0, 0.5, (n, d)), 0).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1).mean()
+    pairs = rng.integers(0, n, (12000, 2))
+    same = style[pairs[:, 0]] == style[pairs[:, 1]]
+    pos = pairs[same][:1000]
+    neg = pairs[~same][: len(pos)]
+    pairs = np.concatenate([pos, neg])
+    labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))].astype(np.float32)
+    order = rng.permutation(len(pairs))
+    return x, pairs[order], labels[order]
+
+
+@pytest.mark.parametrize("framework", [tf_compat, torch_compat])
+@pytest.mark.parametrize("kind", ["euclidean", "inner"])
+def test_training_learns_style_compatibility(framework, kind):
+    x, pairs, labels = _separable()
+    tr, te = slice(0, 1500), slice(1500, None)
+    model = framework.StyleCompatibility(kind, epochs=8, batch_size=256, learning_rate=3e-2, seed=0)
+    model.fit(x, pairs[tr], labels[tr])
+    p = model.predict_proba(x, pairs[te])
+    assert pair_accuracy(labels[te], p) >= 0.85  # chance is 0.5
+    assert pair_auc(labels[te], p) >= 0.9
+    assert model.loss_history_[-1] < 0.6 * model.loss_history_[0]
+    assert model.pairs_per_s_ > 0 and model.embed(x).shape == (len(x), 5)
+
+
+def test_tf_training_is_reproducible_and_projections_agree():
+    x, pairs, labels = _separable(seed=2)
+    fits = [tf_compat.StyleCompatibility("euclidean", epochs=1, batch_size=512, projection=p, seed=4)
+            .fit(x, pairs, labels) for p in ("catalogue", "catalogue", "gather")]
+    a, b, c = (f.get_weights()["E1"] for f in fits)
+    np.testing.assert_array_equal(a, b)  # same seed, same numbers
+    np.testing.assert_allclose(a, c, rtol=1e-3, atol=1e-5)  # same gradients either way
+    assert fits[0].projection_ == "catalogue" and fits[2].projection_ == "gather"
+
+
+def test_keras_model_trains_with_model_fit_and_tf_data():
+    x, pairs, labels = _separable(seed=3)
+    net = tf_compat.InnerCompatibility(x.shape[1], 5, init_std=0.01)
+    import keras
+
+    net.compile(optimizer=keras.optimizers.Adam(3e-2), loss="binary_crossentropy")
+    ds = tf_compat.make_dataset(x, pairs, labels, batch_size=256, shuffle=True)
+    hist = net.fit(ds, epochs=5, verbose=0, shuffle=False)
+    assert hist.history["loss"][-1] < 0.5
+
+
+def test_errors_before_fit_and_bad_arguments():
+    for framework in (tf_compat, torch_compat):
+        with pytest.raises(RuntimeError, match="not fitted"):
+            framework.StyleCompatibility().predict_proba(np.zeros((2, 3)), [[0, 1]])
+        with pytest.raises(ValueError, match="kind"):
+            framework.StyleCompatibility("cosine").fit(np.zeros((2, 3), np.float32), [[0, 1]], [1.0])
