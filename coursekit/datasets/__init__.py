@@ -18,6 +18,7 @@ from ._registry import (
     verify,
 )
 from .amazon import AmazonData, load_amazon, make_toy_amazon, read_amazon
+from .asos import AsosData, load_asos, make_toy_asos, read_asos
 from .art import ArtData, convert_art_pickles, load_art, make_toy_art, read_art
 from .ugallery import UGalleryData, convert_embeddings, load_ugallery, make_toy_ugallery, read_ugallery
 
@@ -26,5 +27,6 @@ __all__ = [
     "fetch", "get_data_home", "get_spec", "get_toy_home", "list_datasets", "load_art",
     "make_toy_art", "read_art", "real_path", "sha256_of", "toy_path", "verify",
     "AmazonData", "load_amazon", "make_toy_amazon", "read_amazon",
+    "AsosData", "load_asos", "make_toy_asos", "read_asos",
     "UGalleryData", "convert_embeddings", "load_ugallery", "make_toy_ugallery", "read_ugallery",
 ]

@@ -63,35 +63,23 @@ class AsosData:
 
 # --------------------------------------------------------------------------- reading
 
-def _decode_ids(values: pd.Series, path: Path, column: str) -> np.ndarray:
-    """User ids as a str array: bytes are decoded as UTF-8, text is kept."""
-    raw = values.to_numpy(dtype=object)
-    is_bytes = np.fromiter((isinstance(v, (bytes, bytearray)) for v in raw), bool, len(raw))
-    out = raw.copy()
-    if is_bytes.any():
+def _decode_ids(column, path: Path, name: str) -> np.ndarray:
+    """User ids as a str array: a pyarrow binary column is decoded as UTF-8 (vectorised), text is kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
         try:
-            out[is_bytes] = [bytes(v).decode("utf-8") for v in raw[is_bytes]]
-        except UnicodeDecodeError:
-            bad = next(i for i in np.flatnonzero(is_bytes) if not _utf8(raw[i]))
-            raise DataError(
-                f"user id {raw[bad]!r} (row {bad}) is not UTF-8", path=path, where=f"column {column!r}", fix=FIX
-            ) from None
-    is_str = np.fromiter((isinstance(v, str) for v in out), bool, len(out))
-    if not is_str.all():
-        bad = int(np.flatnonzero(~is_str)[0])
-        raise DataError(
-            f"user id {raw[bad]!r} (row {bad}) is neither text nor bytes", path=path,
-            where=f"column {column!r}", fix=FIX,
-        )
-    return out.astype(str)
-
-
-def _utf8(value) -> bool:
-    try:
-        bytes(value).decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
+            column = pc.cast(column, pa.string())
+        except pa.ArrowInvalid:
+            raise DataError("user ids are not UTF-8 text", path=path, where=f"column {name!r}", fix=FIX) from None
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        raise DataError(f"user ids must be bytes or text, found {column.type}", path=path,
+                        where=f"column {name!r}", fix=FIX)
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError(f"missing user id in row {row}", path=path, where=f"column {name!r}", fix=FIX)
+    return np.asarray(column.to_numpy(zero_copy_only=False)).astype(str)
 
 
 def _to_int64(values: pd.Series, path: Path, column: str) -> np.ndarray:
@@ -111,17 +99,19 @@ def _to_int64(values: pd.Series, path: Path, column: str) -> np.ndarray:
 
 def _read_purchases(path: Path) -> pd.DataFrame:
     require_file(path, fix=FIX)
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(path, columns=[USER_COL, PRODUCT_COL])
-    except (KeyError, ValueError) as exc:  # pyarrow reports a missing column as a KeyError / ArrowInvalid
-        raise DataError(
-            f"expected the columns {USER_COL!r} and {PRODUCT_COL!r} ({exc})", path=path, fix=FIX
-        ) from None
+        table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many error types for a damaged file
         raise DataError(f"not a readable parquet file ({type(exc).__name__}: {exc})", path=path, fix=FIX) from None
+    missing = [c for c in (USER_COL, PRODUCT_COL) if c not in table.column_names]
+    if missing:
+        raise DataError(f"expected the columns {USER_COL!r} and {PRODUCT_COL!r}, found {table.column_names}",
+                        path=path, fix=FIX)
     return pd.DataFrame({
-        "user_id": _decode_ids(frame[USER_COL], path, USER_COL),
-        "product_id": _to_int64(frame[PRODUCT_COL], path, PRODUCT_COL),
+        "user_id": _decode_ids(table.column(USER_COL).combine_chunks(), path, USER_COL),
+        "product_id": _to_int64(table.column(PRODUCT_COL).to_pandas(), path, PRODUCT_COL),
     })
 
 
@@ -132,7 +122,7 @@ def _read_id_column(path: Path) -> pd.Series:
 
 
 def _check_known(ids: np.ndarray, known: np.ndarray, path: Path, column: str, what: str, list_path: Path):
-    unknown = ~np.isin(ids, known)
+    unknown = pd.Index(known).get_indexer(ids) < 0  # hash look-up (np.isin on strings is quadratic-slow)
     if unknown.any():
         first = ids[np.flatnonzero(unknown)[0]]
         raise DataError(
@@ -203,8 +193,8 @@ def make_toy_asos(
     latent_dim: int = 16,
     mean_purchases: float = 5.0,
     valid_fraction: float = 0.3,
-    taste_strength: float = 2.5,
-    popularity_skew: float = 1.0,
+    taste_strength: float = 6.0,
+    popularity_skew: float = 0.7,
 ) -> None:
     """Write a toy ASOS data set in the real file formats (parquet with bytes ids, headerless csv).
 
@@ -262,5 +252,6 @@ SPEC = register(
         unit="05",
         homepage="https://github.com/ASOS/dsf2020",
         toy=make_toy_asos,
+        toy_version=2,
     )
 )
