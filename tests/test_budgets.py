@@ -29,7 +29,9 @@ def test_notebooks_within_budget():
 def test_kit_paths_beat_naive_references():
     from coursekit import bench
 
-    rows = bench.run([u for u in bench.UNITS if u != "notebooks"], quick=True, progress=False)
+    # Units 4 and 5 bench on real-size ASOS data (minutes and many GB without the real files);
+    # their speed is checked by their own real-data tests. Here: the quick rows of units 1-3.
+    rows = bench.run(["u1", "u2", "u3"], quick=True, progress=False)
     assert rows
     slower = [(r.unit, r.what, r.ratio) for r in rows if r.ratio is not None and r.ratio < 1.0]
     assert not slower, f"kit slower than its naive reference: {slower}"
