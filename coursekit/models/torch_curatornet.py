@@ -36,6 +36,27 @@ def gather_profiles(indptr: np.ndarray, items: np.ndarray, rows: np.ndarray) -> 
     return items[np.repeat(start, lengths) + offsets], segment
 
 
+class _EarlyStopping:
+    """Keeps the best weights by validation loss (train loss without validation) and says when
+    ``patience`` epochs passed without an improvement of more than 1e-4."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.state, self.waited, self.epoch = patience, np.inf, None, 0, 0
+
+    def stop(self, row: dict, net, epoch: int) -> bool:
+        current = row.get("valid_loss", row["train_loss"])
+        if current < self.best - 1e-4:
+            self.best, self.state, self.waited, self.epoch = current, copy.deepcopy(net.state_dict()), 0, epoch
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self, net) -> None:
+        if self.state is not None:
+            net.load_state_dict(self.state)
+        net.eval()
+
+
 class _Net(nn.Module):
     def __init__(self, in_dim: int, hidden: int, dim: int, dropout: float):
         super().__init__()
@@ -118,8 +139,7 @@ class CuratorNet:
         self._features = torch.as_tensor(np.asarray(features, np.float32))
         self.net_ = _Net(self._features.shape[1], self.hidden, self.dim, self.dropout)
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        self.history_, best, best_state, waited = [], np.inf, None, 0
-        self.best_epoch_ = 0
+        self.history_, stopper = [], _EarlyStopping(self.patience)
         for epoch in range(1, self.max_epochs + 1):
             t0 = time.perf_counter()
             self.net_.train()
@@ -139,16 +159,10 @@ class CuratorNet:
             self.history_.append(row)
             if self.verbose:
                 print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-            current = row.get("valid_loss", row["train_loss"])
-            if current < best - 1e-4:
-                best, best_state, waited, self.best_epoch_ = current, copy.deepcopy(self.net_.state_dict()), 0, epoch
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if best_state is not None:
-            self.net_.load_state_dict(best_state)
-        self.net_.eval()
+            if stopper.stop(row, self.net_, epoch):
+                break
+        stopper.restore(self.net_)
+        self.best_epoch_ = stopper.epoch
         return self
 
     # ---------------------------------------------------------------- scoring
@@ -235,7 +249,7 @@ class VBPR:
             opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             train_idx = np.flatnonzero(train.user >= 0)
             valid_idx = np.flatnonzero(valid.user >= 0) if valid is not None else np.empty(0, np.int64)
-            self.history_, best, best_state, waited, self.best_epoch_ = [], np.inf, None, 0, 0
+            self.history_, stopper = [], _EarlyStopping(self.patience)
             for epoch in range(1, self.max_epochs + 1):
                 self.net_.train()
                 order = rng.permutation(train_idx)
@@ -253,16 +267,10 @@ class VBPR:
                     with torch.no_grad():
                         row["valid_loss"] = float(self._loss(valid, valid_idx))
                 self.history_.append(row)
-                current = row.get("valid_loss", row["train_loss"])
-                if current < best - 1e-4:
-                    best, best_state, waited, self.best_epoch_ = current, copy.deepcopy(self.net_.state_dict()), 0, epoch
-                else:
-                    waited += 1
-                    if waited >= self.patience:
-                        break
-            if best_state is not None:
-                self.net_.load_state_dict(best_state)
-            self.net_.eval()
+                if stopper.stop(row, self.net_, epoch):
+                    break
+            stopper.restore(self.net_)
+            self.best_epoch_ = stopper.epoch
         finally:
             torch.set_num_threads(old_threads)
         return self
