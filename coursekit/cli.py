@@ -134,7 +134,14 @@ def cmd_data(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
-    units = [f"u{int(u)}" for u in args.unit] if args.unit else list(bench.UNITS)
+    units = list(bench.UNITS)
+    if args.unit:
+        units = []
+        for u in args.unit:
+            name = u if u == "notebooks" else f"u{u.lower().lstrip('u').lstrip('0')}"
+            if name not in bench.UNITS:
+                raise SystemExit(f"coursekit bench: unknown unit {u!r}; choose from 1..5 (or u1..u5) and notebooks")
+            units.append(name)
     rows = bench.run(units, quick=args.quick)
     table = bench.format_table(rows)
     print(table)
@@ -209,7 +216,8 @@ def make_parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="time the kit's hot paths beside naive references",
                         description="Run every hot path beside a seed-style reference and print a table.")
     bn.add_argument("--quick", action="store_true", help="smaller sizes (under 2 minutes)")
-    bn.add_argument("--unit", nargs="*", metavar="N", help="only these units (1..5)")
+    bn.add_argument("--unit", nargs="*", metavar="N",
+                    help="only these units: 1..5 (or u1..u5, 01..05) and notebooks (wall time of each solution notebook)")
     bn.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     bn.add_argument("--markdown", metavar="FILE", help="also write a Markdown report (docs/benchmarks.md)")
     bn.set_defaults(func=cmd_bench)

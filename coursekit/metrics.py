@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 __all__ = [
     "as_relevance", "hits_at_k", "precision_at_k", "recall_at_k", "hit_rate_at_k", "ndcg_at_k",
@@ -125,6 +124,8 @@ def auc_score(scores: np.ndarray, relevant, candidates=None) -> np.ndarray:
     # excluded items go strictly below every candidate, then ranks are shifted down by their count
     s = np.where(np.isneginf(s), np.finfo(np.float64).min / 2, s)
     s = np.where(cand, s, -np.inf)
+    from scipy.stats import rankdata  # scipy.stats takes ~1 s to import: only when AUC is asked for
+
     ranks = rankdata(s, axis=1, method="average")
     n_excl = (~cand).sum(axis=1)
     n_pos = pos.sum(axis=1)

@@ -63,6 +63,16 @@ def test_toy_has_a_popularity_skew_and_is_reproducible(toy_folder, tmp_path):
         assert (tmp_path / name).read_bytes() == (toy_folder / name).read_bytes()
 
 
+def test_toy_bytes_do_not_depend_on_the_generator_block_size(toy_folder, tmp_path, monkeypatch):
+    # the generator ranks products in blocks of users to bound memory at real size
+    from coursekit.datasets import asos
+
+    monkeypatch.setattr(asos, "_TOY_BLOCK", 37)  # 400 users -> 11 blocks, the last one partial
+    make_toy_asos(tmp_path, seed=3, n_users=400, n_products=200)
+    for name in (TRAIN, VALID, USERS, PRODUCTS):
+        assert (tmp_path / name).read_bytes() == (toy_folder / name).read_bytes()
+
+
 def test_load_asos_toy_uses_the_cache(data_home):
     a = load_asos("toy", seed=0, n_users=300, n_products=150)
     b = load_asos("toy", seed=0, n_users=300, n_products=150)

@@ -38,28 +38,32 @@ class Row:
         return d
 
 
-def measure(fn: Callable, *args, repeat: int = 1, **kwargs):
-    """Run ``fn`` ``repeat`` times; return (result, best seconds, peak MiB traced by tracemalloc).
+def measure(fn: Callable, *args, repeat: int = 1, trace: bool = True, **kwargs):
+    """Run ``fn``; return (result, best seconds of ``repeat`` untraced runs, peak MiB).
 
+    The peak comes from one more run under tracemalloc (tracing slows allocation-heavy code
+    two-fold, so it never overlaps the timed runs); ``trace=False`` skips it and returns None.
     tracemalloc sees NumPy's buffers and Python objects, not memory allocated by torch or
     TensorFlow; rows that need those say so in their note.
     """
-    best, result, peak = float("inf"), None, 0.0
-    for _ in range(repeat):
+    result, best = timed(fn, *args, repeat=repeat, **kwargs)
+    peak = None
+    if trace:
         gc.collect()
         tracemalloc.start()
-        t0 = time.perf_counter()
-        result = fn(*args, **kwargs)
-        best = min(best, time.perf_counter() - t0)
-        peak = max(peak, tracemalloc.get_traced_memory()[1] / 2**20)
-        tracemalloc.stop()
+        try:
+            fn(*args, **kwargs)
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
     return result, best, peak
 
 
 def timed(fn: Callable, *args, repeat: int = 1, **kwargs):
-    """Like :func:`measure` without memory tracing (tracing slows Python-heavy references)."""
+    """(result, best seconds of ``repeat`` runs), without memory tracing."""
     best, result = float("inf"), None
     for _ in range(repeat):
+        gc.collect()
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         best = min(best, time.perf_counter() - t0)

@@ -5,7 +5,8 @@ seen items excluded) beside the music seed's approach on a random subsample of u
 pandas user x item matrix (built from per-user ``Counter`` dicts with ``json_normalize``), a dense
 cosine matrix, neighbours by sorting each row in ``DataFrame.apply`` and one pandas aggregation per
 user. The seed's approach only fits a subsample in memory; the ratio compares time per user.
-Without the real data (``COURSEKIT_DATA``) the rows run on the toy ASOS data and say so.
+Without the real data in the data home (``COURSEKIT_DATA``) the rows run on toy data of the
+real size and say so.
 """
 
 from __future__ import annotations
@@ -45,23 +46,13 @@ def _seed_style(df: pd.DataFrame, k: int, n: int) -> dict:
     return out
 
 
-def _load():
-    from ..datasets._registry import real_path
-    from ..datasets.asos import load_asos
-    from ..errors import DataError
-
-    try:  # never download from the bench: use the real files only when they are already there
-        real_path("asos", download_if_missing=False)
-    except DataError:
-        return load_asos("toy"), "toy ASOS (real data not found)"
-    return load_asos("real"), "real ASOS"
-
-
 def run(quick: bool = False) -> list[Row]:
     from ..interactions import Interactions
     from ..models.knn import UserKNN
 
-    data, source = _load()
+    from ._asos import asos_for_bench
+
+    data, source = asos_for_bench()
     train = Interactions.from_frame(data.train, "user_id", "product_id")
     model, fit_s, fit_peak = measure(UserKNN(k=K_NEIGHBOURS).fit, train)
     recs, kit_s, peak = measure(model.recommend, train.user_ids, 10)

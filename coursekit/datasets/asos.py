@@ -184,6 +184,9 @@ def _write_parquet(path: Path, users: np.ndarray, products: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+_TOY_BLOCK = 2048  # users per block of the toy generator (2048 x 29,696 float64 = 0.5 GB)
+
+
 def make_toy_asos(
     folder: str | Path,
     seed: int = 0,
@@ -216,11 +219,21 @@ def make_toy_asos(
     items /= np.linalg.norm(items, axis=1, keepdims=True)
     tastes /= np.linalg.norm(tastes, axis=1, keepdims=True)
     log_pop = rng.normal(0.0, 1.0, size=n_products)
-    utility = (taste_strength * tastes @ items.T + popularity_skew * log_pop[None, :]
-               + rng.gumbel(size=(n_users, n_products)))
+    # each user's `cap` best products, in blocks of users so that memory stays bounded at real
+    # size (43,607 x 29,696); the Gumbel draws follow one another as in a single (n_users,
+    # n_products) draw, so the bytes do not depend on the block size
+    cap = min(max(int(4 * mean_purchases), 1), n_products)
+    ranked = np.empty((n_users, cap), np.int64)
+    for s in range(0, n_users, _TOY_BLOCK):
+        e = min(s + _TOY_BLOCK, n_users)
+        utility = (taste_strength * tastes[s:e] @ items.T + popularity_skew * log_pop[None, :]
+                   + rng.gumbel(size=(e - s, n_products)))
+        part = np.argpartition(-utility, cap - 1, axis=1)[:, :cap] if cap < n_products else \
+            np.broadcast_to(np.arange(n_products), utility.shape)
+        order = np.argsort(-np.take_along_axis(utility, part, axis=1), axis=1)
+        ranked[s:e] = np.take_along_axis(part, order, axis=1)
     n_buy = np.minimum(rng.geometric(1.0 / mean_purchases, size=n_users), int(4 * mean_purchases))
     n_buy = np.maximum(n_buy, 1)
-    ranked = np.argsort(-utility, axis=1)
     # shuffle each user's bought products so the train/valid split is not "best first"
     width = int(n_buy.max())
     top = ranked[:, :width]

@@ -273,7 +273,7 @@ def sample_liked_artist_cluster(ctx: SamplingContext, n: int, seed: int = 0) -> 
 
 
 def sample_same_artist(ctx: SamplingContext, n: int, seed: int = 0, *, margin: float = 0.0,
-                       max_rounds: int = 200, restart_every: int = 10, chunk: int = 50_000) -> Triples:
+                       max_rounds: int = 200, restart_every: int = 10, chunk: int = 4096) -> Triples:
     """Strategy 4: (profile {q}, another item by q's artist, an item by another artist that is
     farther from q than the positive by ``margin`` in ``ctx.features``).
 
@@ -297,7 +297,7 @@ def sample_same_artist(ctx: SamplingContext, n: int, seed: int = 0, *, margin: f
 
     def dist(x, y):
         out = np.empty(len(x), np.float32)
-        for s in range(0, len(x), chunk):  # chunks bound the memory of the gathered rows
+        for s in range(0, len(x), chunk):  # cache-sized chunks: the gathered rows stay in L2
             d = ctx.features[x[s:s + chunk]] - ctx.features[y[s:s + chunk]]
             out[s:s + chunk] = np.einsum("ij,ij->i", d, d)
         return np.sqrt(out)
