@@ -81,7 +81,7 @@ def cmd_grade(args) -> int:
 
     csv_path = grade_folder(
         args.submissions, args.output, unit=args.unit, jobs=args.jobs, timeout=args.timeout,
-        solutions=args.solutions,
+        memory_mb=args.memory_mb, solutions=args.solutions,
     )
     print(f"wrote {csv_path}")
     return 0
@@ -200,6 +200,8 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--unit", help="unit number NN (default: from the file names)")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     g.add_argument("--timeout", type=int, default=300, help="seconds per submission")
+    g.add_argument("--memory-mb", type=int, default=4096,
+                   help="resident memory per submission's kernel, MB (default 4096); above it the kernel is stopped")
     g.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     g.set_defaults(func=cmd_grade)
 

@@ -27,6 +27,7 @@ class DataError(Exception):
         self.path = None if path is None else str(path)
         self.where = where
         self.fix = fix
+        message = " ".join(str(message).split("\n"))  # one line, whatever a library put in it
         self.detail = message
         parts = []
         location = ", ".join(p for p in (self.path, where) if p)

@@ -33,7 +33,15 @@ def _edit(nb, marker, old, new):
     cell.source = cell.source.replace(old, new)
 
 
-def make_submissions(folder: Path) -> dict:
+def _add_cell_after(nb, marker, source):
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and marker in c.source)
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+
+
+MEMORY_MB = 1200  # a unit-1 kernel needs about 400 MB
+
+
+def make_submissions(folder: Path, out: Path, solutions: Path) -> dict:
     folder.mkdir()
     full = _answered()
     nbformat.write(full, folder / "ada.ipynb")
@@ -58,6 +66,26 @@ def make_submissions(folder: Path) -> dict:
     nbformat.write(stripped, folder / "eve.ipynb")
 
     (folder / "fay.ipynb").write_text("{ this is not a notebook")
+
+    hog = _answered()  # grows to 4 GB, 100 MB at a time, right after the imports
+    _add_cell_after(hog, "coursekit.start_notebook",
+                    "import time\n_hog = []\nfor _ in range(40):\n"
+                    "    _hog.append(np.ones(12_500_000))\n    time.sleep(0.05)")
+    nbformat.write(hog, folder / "gus.ipynb")
+
+    tamper = _answered()  # knows where the grader keeps its files, and floods the output
+    solution = solutions / SOLUTION.name
+    _add_cell_after(tamper, "coursekit.start_notebook", "\n".join([
+        "import pathlib",
+        f"pathlib.Path({str(solution)!r}).write_text('{{}}')  # the hidden tests",
+        f"pathlib.Path({str(out)!r}).mkdir(parents=True, exist_ok=True)",
+        f"pathlib.Path({str(out / 'grades.csv')!r}).write_text('hal,9,9,9,9,36,4,hacked')",
+        f"(pathlib.Path({str(out)!r}) / 'feedback').mkdir(exist_ok=True)",
+        f"pathlib.Path({str(out / 'feedback' / 'ada.html')!r}).write_text('0 of 4')",
+        "for _ in range(50):",
+        "    print('x' * 100_000)",
+    ]))
+    nbformat.write(tamper, folder / "hal.ipynb")
     return {
         "ada": ([1, 1, 1, 1], ""),
         "bob": ([0, 1, 1, 0], ""),
@@ -65,18 +93,23 @@ def make_submissions(folder: Path) -> dict:
         "dee": ([1, 1, 0, 0], f"time limit of {BUDGET} s exceeded; the rest of the notebook was not run"),
         "eve": ([1, 1, 1, 1], ""),
         "fay": ([0, 0, 0, 0], "malformed notebook (NotJSONError); open it in JupyterLab and save it again"),
+        "gus": ([0, 0, 0, 0], f"memory limit of {MEMORY_MB} MB exceeded; the kernel was stopped and the rest was not run"),
+        "hal": ([1, 1, 1, 1], f"the submission changed {SOLUTION.name}; it was restored and did not affect grading"),
     }
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
-    expected = make_submissions(root / "submissions")
+    solutions = root / "solutions"  # a copy: one submission tries to overwrite it
+    solutions.mkdir()
+    (solutions / SOLUTION.name).write_bytes(SOLUTION.read_bytes())
+    expected = make_submissions(root / "submissions", root / "out", solutions)
     import time
 
     start = time.monotonic()
-    csv_path = grade_folder(root / "submissions", root / "out", jobs=2, timeout=BUDGET,
-                            solutions=REPO / "solutions", progress=False)
+    csv_path = grade_folder(root / "submissions", root / "out", jobs=2, timeout=BUDGET, memory_mb=MEMORY_MB,
+                            solutions=solutions, progress=False)
     return root, expected, csv_path, time.monotonic() - start
 
 
@@ -91,13 +124,39 @@ def test_grades_csv_is_exact(graded):
 
 
 @pytest.mark.slow
+def test_submissions_cannot_change_the_grading_files(graded):
+    root, _, _, _ = graded
+    assert (root / "solutions" / SOLUTION.name).read_bytes() == SOLUTION.read_bytes()  # restored
+    assert "hacked" not in (root / "out" / "grades.csv").read_text()
+    ada = (root / "out" / "feedback" / "ada.html").read_text()
+    assert 'data-passed="4" data-total="4"' in ada  # written after every submission ran
+    assert "output cut" in (root / "out" / "feedback" / "hal.html").read_text()
+
+
+def test_output_is_capped_while_the_kernel_runs(tmp_path, monkeypatch):
+    from coursekit.grading import grade
+
+    monkeypatch.setattr(grade, "MAX_CELL_OUTPUT_CHARS", 50_000)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("for i in range(200):\n    print('y' * 1000)"),
+        nbformat.v4.new_code_cell("print('after')"),
+    ])
+    problem, peak_mb = grade._execute(nb, tmp_path, budget=60, memory_mb=2000)
+    assert problem is None and 10 < peak_mb < 2000
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert 40_000 < text.count("y") <= 51_000  # 200,000 printed
+    assert "output cut: more than 50,000 characters" in text
+    assert nb.cells[1].outputs[0]["text"] == "after\n"
+
+
+@pytest.mark.slow
 def test_feedback_never_shows_hidden_tests(graded):
     root, expected, _, _ = graded
     hidden = [l.strip() for code in hidden_tests(nbformat.read(SOLUTION, as_version=4)).values()
               for l in code.splitlines() if len(l.strip()) > 10]
     assert hidden
     files = sorted((root / "out" / "feedback").glob("*.html"))
-    assert [f.stem for f in files] == ["ada", "bob", "cy", "dee", "eve"]
+    assert [f.stem for f in files] == ["ada", "bob", "cy", "dee", "eve", "gus", "hal"]
     for f in files:
         text = f.read_text()
         import html as _html

@@ -101,14 +101,21 @@ def read_pickle(path, *, allow_pickle: bool, fix: str):
     import pickle
 
     path = _pickle_opt_in(path, allow_pickle, "is a pickle file", "JSON", fix)
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - explicit opt-in above
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - explicit opt-in above
+    except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, IndexError) as exc:
+        raise DataError(f"not a readable pickle file, truncated or damaged ({type(exc).__name__}: {exc})",
+                        path=path, fix=fix) from None
 
 
 def read_object_npy(path, *, allow_pickle: bool, fix: str) -> np.ndarray:
     """Load a ``.npy`` of Python objects (needs pickle) only behind an explicit opt-in, with a warning."""
     path = _pickle_opt_in(path, allow_pickle, "holds Python objects, which need pickle to read", ".npz", fix)
+    import pickle
+
     try:
         return np.load(path, allow_pickle=True)  # noqa: S301 - explicit opt-in above
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"not a valid .npy file ({exc})", path=path, fix=fix) from None
+    except (ValueError, OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+        raise DataError(f"not a valid .npy file, truncated or damaged ({type(exc).__name__}: {exc})",
+                        path=path, fix=fix) from None

@@ -5,9 +5,16 @@ For each submission (``<student>.ipynb``), in a fresh kernel and a temporary fol
 1. the hidden tests of the matching solution notebook are injected by **exercise id** — after the
    cell that calls ``check("uN.x", ...)``, else after the cell marked ``# Exercise uN.x`` — never by
    cell metadata, which students may have broken;
-2. the notebook runs with a time limit for the whole submission; a cell that is still running when
-   the limit is reached is cut and the rest of the notebook is not run;
+2. the notebook runs with a time limit for the whole submission (a cell still running when the
+   limit is reached is cut and the rest of the notebook is not run), a memory limit (the kernel
+   is stopped when its resident memory goes over it) and a cap on the output it may print;
 3. an exercise scores 1 when its visible check passed and its hidden tests passed.
+
+Student code runs as the grader's user, so it *could* write anywhere the grader can. Nothing it
+writes can change a grade: the exercises and hidden tests are read into memory before any
+student code runs; ``grades.csv`` and the feedback pages are written by the parent process after
+every submission has run; and the solution notebook is checked after each submission and
+restored (with a note on that submission) if its bytes changed.
 
 Outputs: ``grades.csv`` (one row per student, one column per exercise, total, max, notes) and
 ``feedback/<student>.html``: the executed notebook without the injected cells, with a results table
@@ -17,11 +24,13 @@ on top. Hidden test code and hidden assertion messages never appear in feedback.
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import os
 import re
 import tempfile
 import textwrap
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +47,8 @@ HIDDEN_KEY = "coursekit_hidden"
 INJECTED_TAG = "coursekit-injected"
 UNIT_RE = re.compile(r"(?<!\d)(\d{2})_")
 MAX_OUTPUT_CHARS = 20_000  # per output text in feedback; student code can print a lot
+MAX_CELL_OUTPUT_CHARS = 1_000_000  # kept per cell while the notebook runs; the rest is dropped
+DEFAULT_MEMORY_MB = 4096  # resident memory of one kernel (and its children)
 
 
 @dataclass
@@ -48,7 +59,9 @@ class Submission:
     status: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    peak_mb: float = 0.0
     feedback: Path | None = None
+    feedback_html: str = field(default="", repr=False)
 
 
 def hidden_tests(solution: nbformat.NotebookNode) -> dict[str, str]:
@@ -119,8 +132,73 @@ def inject(submission: nbformat.NotebookNode, tests: dict[str, str], exercises: 
     return nb, missing
 
 
-def _execute(nb, cwd: Path, budget: float):
+def _capped_client_class():
     from nbclient import NotebookClient
+
+    class CappedClient(NotebookClient):
+        """A NotebookClient that keeps at most ``MAX_CELL_OUTPUT_CHARS`` of output per cell, so a
+        print loop cannot fill the grader's memory before the feedback is cut."""
+
+        def output(self, outs, msg, display_id, cell_index):
+            used = self._ck_used.get(cell_index, 0)
+            left = MAX_CELL_OUTPUT_CHARS - used
+            if left <= 0:
+                return None
+            content = msg.get("content", {})
+            size = len(str(content))
+            if size > left:
+                self._ck_used[cell_index] = MAX_CELL_OUTPUT_CHARS
+                note = f"\n... output cut: more than {MAX_CELL_OUTPUT_CHARS:,} characters\n"
+                if msg.get("msg_type") == "stream":  # keep the head of the text
+                    msg = {**msg, "content": {**content, "text": content.get("text", "")[:left] + note}}
+                    return super().output(outs, msg, display_id, cell_index)
+                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+                return None
+            self._ck_used[cell_index] = used + size
+            return super().output(outs, msg, display_id, cell_index)
+
+    return CappedClient
+
+
+class _MemoryWatch(threading.Thread):
+    """Polls the kernel's resident memory (with its children) and kills it above ``limit_mb``."""
+
+    def __init__(self, client, limit_mb: float, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.client, self.limit, self.interval = client, limit_mb * 2**20, interval
+        self.done, self.exceeded, self.peak_mb = threading.Event(), False, 0.0
+
+    def _kernel(self):
+        import psutil
+
+        process = getattr(getattr(getattr(self.client, "km", None), "provisioner", None), "process", None)
+        return psutil.Process(process.pid) if process is not None else None
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.done.wait(self.interval):
+            try:
+                kernel = self._kernel()
+                if kernel is None:
+                    continue
+                tree = [kernel, *kernel.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in tree)
+            except psutil.Error:
+                continue
+            self.peak_mb = max(self.peak_mb, rss / 2**20)
+            if rss > self.limit:
+                self.exceeded = True
+                for p in reversed(tree):
+                    try:
+                        p.kill()
+                    except psutil.Error:
+                        pass
+                return
+
+
+def _execute(nb, cwd: Path, budget: float, memory_mb: float = DEFAULT_MEMORY_MB):
+    """Run ``nb`` in place; return (problem or None, peak resident MiB of the kernel)."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     deadline = time.monotonic() + budget
@@ -128,16 +206,25 @@ def _execute(nb, cwd: Path, budget: float):
     def remaining(_cell) -> int:
         return max(1, int(deadline - time.monotonic()))
 
-    client = NotebookClient(nb, timeout=int(budget), timeout_func=remaining, kernel_name="python3",
-                            allow_errors=True, interrupt_on_timeout=False,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = _capped_client_class()(nb, timeout=int(budget), timeout_func=remaining, kernel_name="python3",
+                                    allow_errors=True, interrupt_on_timeout=False,
+                                    resources={"metadata": {"path": str(cwd)}})
+    client._ck_used = {}
+    watch = _MemoryWatch(client, memory_mb)
+    watch.start()
     try:
         client.execute()
-        return None
+        problem = None
     except CellTimeoutError:
-        return f"time limit of {budget:.0f} s exceeded; the rest of the notebook was not run"
+        problem = f"time limit of {budget:.0f} s exceeded; the rest of the notebook was not run"
     except DeadKernelError:
-        return "the kernel died (out of memory, or the code exited the interpreter)"
+        problem = "the kernel died (out of memory, or the code exited the interpreter)"
+    finally:
+        watch.done.set()
+        watch.join()
+    if watch.exceeded:
+        problem = f"memory limit of {memory_mb:.0f} MB exceeded; the kernel was stopped and the rest was not run"
+    return problem, watch.peak_mb
 
 
 def _truncate_outputs(nb) -> None:
@@ -173,11 +260,15 @@ def _feedback_html(nb, sub: Submission, exercises: list[str]) -> str:
 
 
 def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: Path,
-              timeout: float) -> Submission:
+              timeout: float, memory_mb: float = DEFAULT_MEMORY_MB,
+              protected: dict[str, bytes] | None = None) -> Submission:
     """Grade one submission; never raises for problems of the submission itself.
 
     ``exercises`` and ``tests`` are read from the solution notebook by the parent process before
-    any student code runs, so a submission that writes to disk cannot change them.
+    any student code runs, so a submission that writes to disk cannot change them. ``protected``
+    {path: bytes} are files the submission must not change (the solution notebook): they are
+    compared after the run and restored, with a note, if they changed. The feedback page is
+    returned in ``feedback_html``; the caller writes it.
     """
     sub = Submission(student=path.stem, path=path)
     start = time.monotonic()
@@ -193,7 +284,13 @@ def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: 
         sub.notes.append(f"exercise {ex} not found (its '# Exercise {ex}' cell and check call are missing)")
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp, \
             _environ(COURSEKIT_STRICT_CHECKS=None, COURSEKIT_RECORD=None, COURSEKIT_NOTEBOOK=path.name):
-        problem = _execute(nb, Path(tmp), timeout)
+        problem, sub.peak_mb = _execute(nb, Path(tmp), timeout, memory_mb)
+    for name, original in (protected or {}).items():
+        target = Path(name)
+        current = target.read_bytes() if target.exists() else b""
+        if hashlib.sha256(current).digest() != hashlib.sha256(original).digest():
+            write_bytes_atomic(target, original)
+            sub.notes.append(f"the submission changed {target.name}; it was restored and did not affect grading")
     if problem:
         sub.notes.append(problem)
     sub.seconds = time.monotonic() - start
@@ -223,10 +320,20 @@ def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: 
             status = FAILED
         sub.status[ex] = status
         sub.scores[ex] = int(status == PASSED)
-    feedback = out_dir / "feedback" / f"{sub.student}.html"
-    write_text_atomic(feedback, _feedback_html(nb, sub, exercises))
-    sub.feedback = feedback
+    sub.feedback = out_dir / "feedback" / f"{sub.student}.html"
+    sub.feedback_html = _feedback_html(nb, sub, exercises)
     return sub
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _find_solution(solutions: Path, unit: str | None, submission: Path) -> Path:
@@ -253,8 +360,12 @@ def _find_solution(solutions: Path, unit: str | None, submission: Path) -> Path:
 
 
 def grade_folder(submissions, output="graded", *, unit=None, jobs=1, timeout=300,
-                 solutions="solutions", progress=True) -> Path:
-    """Grade every ``*.ipynb`` in ``submissions``; write ``OUT/grades.csv`` and ``OUT/feedback/``."""
+                 memory_mb=DEFAULT_MEMORY_MB, solutions="solutions", progress=True) -> Path:
+    """Grade every ``*.ipynb`` in ``submissions``; write ``OUT/grades.csv`` and ``OUT/feedback/``.
+
+    Each submission runs with ``timeout`` seconds and ``memory_mb`` MB of resident memory. The
+    grade book and the feedback pages are written only after every submission has run.
+    """
     from tqdm.auto import tqdm
 
     submissions, out_dir = Path(submissions), Path(output)
@@ -265,14 +376,20 @@ def grade_folder(submissions, output="graded", *, unit=None, jobs=1, timeout=300
         solution = _find_solution(Path(solutions), None, paths[0])
     else:
         solution = _find_solution(Path(solutions), unit, paths[0])
-    solution_nb = nbformat.read(solution, as_version=4)
+    solution_bytes = solution.read_bytes()
+    solution_nb = nbformat.reads(solution_bytes.decode("utf-8"), as_version=4)
     exercises, tests = exercise_order(solution_nb), hidden_tests(solution_nb)
+    protected = {str(solution.resolve()): solution_bytes}
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[Submission] = []
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_one, p, exercises, tests, out_dir, timeout) for p in paths]
+        futures = [pool.submit(grade_one, p, exercises, tests, out_dir, timeout, memory_mb, protected)
+                   for p in paths]
         for fut in tqdm(futures, desc="grade", unit="notebook", disable=not progress):
             results.append(fut.result())
+    for sub in results:  # only now: no student code runs any more
+        if sub.feedback_html:
+            write_text_atomic(sub.feedback, sub.feedback_html)
     header = ["student", *exercises, "total", "max", "notes"]
     fd, tmp = tempfile.mkstemp(prefix=".grades.", suffix=".csv", dir=out_dir)
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
