@@ -7,6 +7,9 @@ import pytest
 
 from coursekit import DataError
 from coursekit.datasets import read_art
+from coursekit.datasets.art import FILES
+
+from ._errors import assert_clean_error
 
 
 def write_valid(folder, n=5):
@@ -57,5 +60,4 @@ def test_malformed_art_assets(tmp_path, case):
     breaker(folder)
     with pytest.raises(DataError) as err:
         read_art(folder)
-    msg = str(err.value)
-    assert expected in msg and "\n" not in msg and "Fix:" in msg
+    assert_clean_error(err, expected, [folder / name for name in FILES.values()])

@@ -24,6 +24,7 @@ import ast
 import gzip
 import json
 import os
+import re
 import tempfile
 import zlib
 from dataclasses import dataclass, field
@@ -62,6 +63,52 @@ def _record_dtype(dim: int) -> np.dtype:
     return np.dtype([("asin", f"S{ASIN_BYTES}"), ("x", "<f4", (dim,))])
 
 
+def _at(record: int, itemsize: int) -> str:
+    return f"record {record} at byte {record * itemsize}"
+
+
+def _keep_array(keep) -> np.ndarray:
+    # ASINs that can occur in the file: ASCII, 1 to 10 characters (others cannot match a record;
+    # encoding them to S10 would fail or truncate them into false matches)
+    ok = [k for k in map(str, keep) if 0 < len(k) <= ASIN_BYTES and k.isascii()]
+    return np.unique(np.asarray(ok, dtype=f"S{ASIN_BYTES}"))
+
+
+def _check_asins(chunk: np.ndarray, start: int, path: Path, dim: int) -> None:
+    """Every ASIN of a chunk is 1 to 10 printable ASCII characters, NUL-padded (vectorised)."""
+    size = chunk.dtype.itemsize
+    b = chunk.view(np.uint8).reshape(len(chunk), size)[:, :ASIN_BYTES]
+    nul = b == 0
+    ok = (((b > 0x20) & (b < 0x7F)) | nul).all(1) & (nul == np.logical_or.accumulate(nul, axis=1)).all(1)
+    empty = nul[:, 0]
+    bad = np.flatnonzero(~ok | empty)
+    if len(bad):
+        i = int(bad[0])
+        what = ("the ASIN is empty (10 NUL bytes)" if empty[i] else
+                f"the ASIN is not 1 to {ASIN_BYTES} printable ASCII characters: {bytes(b[i])!r}")
+        raise DataError(
+            f"{what}; each record is a {ASIN_BYTES}-byte ASCII ASIN + {dim} float32",
+            path=path, where=_at(start + i, size),
+            fix=f"fetch the file again; if it is intact, check it is an image-feature file with {dim}-d "
+                "vectors (dim=...)",
+        )
+
+
+def _check_unique(asins: np.ndarray, records: np.ndarray, path: Path, itemsize: int) -> None:
+    """No ASIN twice (vectorised); the error names the second record and the first."""
+    order = np.argsort(asins, kind="stable")
+    same = np.flatnonzero(asins[order][1:] == asins[order][:-1])
+    if len(same):
+        first, second = records[order[same]], records[order[same + 1]]
+        k = int(np.argmin(second))  # the earliest repeat in file order
+        dup = asins[order[same[k]]].decode("ascii")
+        raise DataError(
+            f"the ASIN of record {int(first[k])} ({dup!r}) appears again; each product has one record",
+            path=path, where=_at(int(second[k]), itemsize),
+            fix="fetch the file again (records must have distinct ASINs)",
+        )
+
+
 def read_image_features(
     path: str | os.PathLike,
     *,
@@ -81,7 +128,8 @@ def read_image_features(
     path : the ``.b`` file.
     dim : feature dimension (4096 for the McAuley files).
     keep : optional iterable of ASINs; only those records are kept (the rest are skipped while
-        streaming, so a large file never needs to fit in memory whole).
+        streaming, so a large file never needs to fit in memory whole). ASINs that cannot occur in
+        the file (not ASCII, empty, longer than 10 characters) simply match nothing.
 
     Returns
     -------
@@ -91,7 +139,8 @@ def read_image_features(
     Raises
     ------
     DataError naming the file and the record (counted from 0) when the file ends inside a
-    record, an ASIN is not ASCII or repeats, or a value is NaN / infinite.
+    record, an ASIN is empty or not printable ASCII, an ASIN repeats, or a kept value is NaN /
+    infinite.
     """
     path = require_file(path, fix=MANUAL)
     rec = _record_dtype(dim)
@@ -101,13 +150,15 @@ def read_image_features(
         raise DataError(
             f"truncated: the file ends {rest} bytes into record {n_records} (counting from 0; "
             f"each record is {rec.itemsize} bytes = {ASIN_BYTES}-byte ASIN + {dim} float32)",
-            path=path, where=f"record {n_records} at byte {n_records * rec.itemsize}",
-            fix="the file was cut short (interrupted download or copy): fetch it again",
+            path=path, where=_at(n_records, rec.itemsize),
+            fix=f"the file was cut short (interrupted download or copy): fetch it again; if it is "
+                f"intact, the vectors are not {dim}-d (dim=...)",
         )
-    keep_arr = None if keep is None else np.unique(np.asarray(list(keep), dtype=f"S{ASIN_BYTES}"))
+    keep_arr = None if keep is None else _keep_array(keep)
     n_out = n_records if keep_arr is None else min(n_records, len(keep_arr))
     features = np.empty((n_out, dim), dtype=np.float32)
     asins = np.empty(n_out, dtype=f"S{ASIN_BYTES}")
+    records = np.empty(n_out, dtype=np.int64)  # file record of each output row, for messages
     buf = np.empty(max(1, int(chunk_records)), dtype=rec)
     row = 0
     with open(path, "rb") as fh:
@@ -117,30 +168,29 @@ def read_image_features(
             if got != chunk.nbytes:  # the file shrank while we read it
                 bad = start + got // rec.itemsize
                 raise DataError(f"truncated: the file ends inside record {bad} (counting from 0)",
-                                path=path, where=f"record {bad}", fix="fetch the file again")
-            sel = chunk if keep_arr is None else chunk[np.isin(chunk["asin"], keep_arr)]
+                                path=path, where=_at(bad, rec.itemsize), fix="fetch the file again")
+            _check_asins(chunk, start, path, dim)
+            if keep_arr is None:
+                idx, sel = np.arange(len(chunk)), chunk  # no copy
+            else:
+                idx = np.flatnonzero(np.isin(chunk["asin"], keep_arr))
+                sel = chunk[idx]
             x = sel["x"]
             finite = np.isfinite(x).all(axis=1)
             if not finite.all():
-                bad = start + int(np.flatnonzero(np.isin(chunk["asin"], sel["asin"][~finite]))[0])
-                raise DataError("holds NaN or infinite feature values", path=path,
-                                where=f"record {bad}", fix="fetch the file again")
+                bad = start + int(idx[np.argmin(finite)])
+                raise DataError(f"holds NaN or infinite feature values (in the {dim} float32 after the ASIN)",
+                                path=path, where=_at(bad, rec.itemsize), fix="fetch the file again")
+            if row + len(sel) > n_out:  # more records than wanted ASINs: one repeats
+                _check_unique(np.concatenate([asins[:row], sel["asin"]]),
+                              np.concatenate([records[:row], start + idx]), path, rec.itemsize)
             features[row: row + len(sel)] = x
             asins[row: row + len(sel)] = sel["asin"]
+            records[row: row + len(sel)] = start + idx
             row += len(sel)
     features, asins = features[:row], asins[:row]
-    try:
-        text = asins.astype(f"U{ASIN_BYTES}")
-    except UnicodeDecodeError:
-        bad = int(np.flatnonzero([any(b > 127 for b in a) for a in asins.tolist()])[0])
-        raise DataError("an ASIN is not ASCII text (is this really an image-feature file?)",
-                        path=path, where=f"row {bad}", fix=MANUAL) from None
-    uniq, first, counts = np.unique(text, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        dup = uniq[counts > 1][0]
-        raise DataError(f"ASIN {dup!r} appears {int(counts[counts > 1][0])} times", path=path,
-                        where=f"row {int(first[counts > 1][0])}", fix="fetch the file again")
-    return features, text
+    _check_unique(asins, records[:row], path, rec.itemsize)
+    return features, asins.astype(f"U{ASIN_BYTES}")  # ASCII: checked per chunk
 
 
 def write_image_features(path: str | os.PathLike, asins, features: np.ndarray) -> None:
@@ -172,14 +222,19 @@ def _parse_line(text: str, fmt: str):
     if fmt in ("auto", "json"):
         try:
             return json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             if fmt == "json":
-                raise ValueError(f"not valid JSON ({exc})") from None
+                raise ValueError(f"not valid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
     try:
         return ast.literal_eval(text)  # literals only: never eval
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         what = "neither JSON nor a Python literal" if fmt == "auto" else "not a Python literal"
-        raise ValueError(f"{what} ({type(exc).__name__}: {str(exc)[:80]})") from None
+        detail = " ".join(str(exc).split())  # one line
+        node = re.search(r"<ast\.(\w+) object", detail)
+        if node:  # e.g. a call or a name: code, which literal_eval refuses to run
+            detail = f"code, not a literal: {node.group(1)}"
+        detail = detail[:80]
+        raise ValueError(f"{what} ({type(exc).__name__}: {detail})") from None
 
 
 def iter_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> Iterator[dict]:
@@ -188,60 +243,97 @@ def iter_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> Iterator[dic
     ``fmt`` is ``"python"`` (the 2014 files: Python-literal dicts, parsed with
     ``ast.literal_eval``), ``"json"`` (strict JSON lines, the 2018 files) or ``"auto"`` (JSON
     first, then a Python literal, line by line). Blank lines are skipped. Every problem (not
-    gzip, a cut-off stream, bad UTF-8, a line that does not parse, a line without ``asin``)
-    raises a DataError naming the file and the line (counted from 1).
+    gzip, a cut-off stream, bad UTF-8, a line that does not parse, a line that is not a dict with
+    a non-empty ASCII ``asin``) raises a DataError naming the file and the line (counted from 1).
     """
+    for _, item in _numbered_metadata(path, fmt=fmt):
+        yield item
+
+
+_META_FIX = "fetch the file again; if you edited it, each line must be one dict with an 'asin'"
+
+
+def _numbered_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> Iterator[tuple[int, dict]]:
+    """:func:`iter_metadata` with the line number (from 1) of each product."""
     if fmt not in ("auto", "python", "json"):
         raise ValueError(f"fmt must be 'auto', 'python' or 'json', not {fmt!r}")
     path = require_file(path, fix=MANUAL)
-    fix = "fetch the file again; if you edited it, each line must be one dict with an 'asin'"
+    fix = _META_FIX
     number = 0
     try:
         with gzip.open(path, "rb") as fh:
             for number, raw in enumerate(fh, start=1):
                 try:
                     text = raw.decode("utf-8").strip()
-                except UnicodeDecodeError:
-                    raise DataError("not UTF-8 text", path=path, where=f"line {number}", fix=fix) from None
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 4]!r})",
+                                    path=path, where=f"line {number}", fix=fix) from None
                 if not text:
                     continue
                 try:
                     item = _parse_line(text, "python" if fmt == "python" else fmt)
                 except ValueError as exc:
                     raise DataError(str(exc), path=path, where=f"line {number}", fix=fix) from None
-                if not isinstance(item, dict) or not isinstance(item.get("asin"), str):
-                    raise DataError("expected a dict with a string 'asin'", path=path,
-                                    where=f"line {number}", fix=fix)
-                yield item
+                if not isinstance(item, dict):
+                    raise DataError(f"expected a dict with a string 'asin', found a {type(item).__name__}",
+                                    path=path, where=f"line {number}", fix=fix)
+                if "asin" not in item:
+                    keys = ", ".join(map(repr, list(item)[:5])) or "none"
+                    raise DataError(f"expected a dict with a string 'asin', found keys {keys}",
+                                    path=path, where=f"line {number}", fix=fix)
+                asin = item["asin"]
+                if not (isinstance(asin, str) and asin and asin.isascii()):
+                    raise DataError(f"'asin' must be a non-empty ASCII string, found {_show(asin)}",
+                                    path=path, where=f"line {number}", fix=fix)
+                yield number, item
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DataError(f"broken gzip stream ({type(exc).__name__}: {exc})", path=path,
                         where=f"line {number + 1}", fix="fetch the file again (it is cut short or not gzip)") from None
 
 
+def _show(value) -> str:
+    text = " ".join(repr(value).split())  # one line
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _field(item: dict, key: str, ok, expected: str, value=None):
+    """``item[key]`` (``None`` when absent or null), or ValueError when it has the wrong type."""
+    value = item.get(key) if value is None else value
+    if value is not None and not ok(value):
+        raise ValueError(f"field {key!r} must be {expected}, found {type(value).__name__} {_show(value)}")
+    return value
+
+
+def _str_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
 def _sub_category(item: dict) -> str:
-    cats = item.get("categories")  # 2014: [['Musical Instruments', 'Guitars', ...], ...]
-    if isinstance(cats, list) and cats and isinstance(cats[0], list) and len(cats[0]) >= 2:
-        return str(cats[0][1])
-    cats = item.get("category")  # 2018: ['Musical Instruments', 'Guitars', ...]
-    if isinstance(cats, list) and len(cats) >= 2 and isinstance(cats[1], str):
-        return cats[1]
-    return ""
+    cats = _field(item, "categories", lambda v: isinstance(v, list) and all(map(_str_list, v)),
+                  "a list of category paths (lists of strings)")
+    if cats and len(cats[0]) >= 2:  # 2014: [['Musical Instruments', 'Guitars', ...], ...]
+        return cats[0][1]
+    cats = _field(item, "category", _str_list, "a list of strings")  # 2018: ['Musical Instruments', ...]
+    return cats[1] if cats and len(cats) >= 2 else ""
 
 
 def _also_bought(item: dict) -> list:
-    related = item.get("related")
-    if isinstance(related, dict) and isinstance(related.get("also_bought"), list):
-        return related["also_bought"]
-    also = item.get("also_buy")
-    return also if isinstance(also, list) else []
+    related = _field(item, "related", lambda v: isinstance(v, dict), "a dict")
+    if related is not None and related.get("also_bought") is not None:
+        return _field(item, "related.also_bought", _str_list, "a list of ASIN strings",
+                      related["also_bought"])
+    return _field(item, "also_buy", _str_list, "a list of ASIN strings") or []
 
 
 def _image_url(item: dict) -> str:
-    url = item.get("imUrl")
-    if isinstance(url, str):
+    url = _field(item, "imUrl", lambda v: isinstance(v, str), "a string")
+    if url is not None:
         return url
-    urls = item.get("imageURLHighRes") or item.get("imageURL")
-    return urls[0] if isinstance(urls, list) and urls else ""
+    for key in ("imageURLHighRes", "imageURL"):
+        urls = _field(item, key, _str_list, "a list of strings")
+        if urls:
+            return urls[0]
+    return ""
 
 
 def read_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -254,13 +346,22 @@ def read_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> tuple[pd.Dat
         ``""`` when absent).
     links : DataFrame of the ``also_bought`` relations: ``asin``, ``other`` (str), one row per link,
         in file order (links may point to products without features or metadata).
+
+    Fields the kit does not read (``price``, ``title``, ``salesRank``, ...) are ignored; the ones it
+    reads (``categories`` / ``category``, ``related.also_bought`` / ``also_buy``, ``imUrl`` /
+    ``imageURL``) may be absent or null but must have their documented types, else a DataError
+    names the line, the asin and the field.
     """
     asins, subs, images, src, dst = [], [], [], [], []
-    for item in iter_metadata(path, fmt=fmt):
+    for number, item in _numbered_metadata(path, fmt=fmt):
+        try:
+            sub, image, others = _sub_category(item), _image_url(item), _also_bought(item)
+        except ValueError as exc:
+            raise DataError(str(exc), path=path, where=f"line {number}, asin {item['asin']!r}",
+                            fix=_META_FIX + "; the fields the kit reads must keep their types") from None
         asins.append(item["asin"])
-        subs.append(_sub_category(item))
-        images.append(_image_url(item))
-        others = [str(o) for o in _also_bought(item)]
+        subs.append(sub)
+        images.append(image)
         src.extend([item["asin"]] * len(others))
         dst.extend(others)
     items = pd.DataFrame({"asin": asins, "sub_category": subs, "image": images})
@@ -330,21 +431,43 @@ def read_amazon(folder: str | Path, *, fmt: str = "auto", require_category: bool
 
     With ``require_category`` (the default, as in the seed) only products that have a
     sub-category keep their features, so hard negatives can always be drawn.
+
+    Dropped by design, not errors (the real files are like this): products in the metadata without
+    a feature record, feature records of products the metadata does not describe, and repeated
+    metadata lines (the first one wins); ``links`` keep links to unknown products (their rows are
+    ``-1`` in :meth:`AmazonData.link_rows`). A DataError is raised when nothing is left: no product
+    in the metadata, none with a sub-category, or no feature record matching one.
     """
     folder = Path(folder)
-    items, links = read_metadata(folder / FILES["meta"], fmt=fmt)
+    meta_path, features_path = folder / FILES["meta"], folder / FILES["features"]
+    items, links = read_metadata(meta_path, fmt=fmt)
     items = items.drop_duplicates("asin", keep="first")
+    n_meta = len(items)
+    if not n_meta:
+        raise DataError("holds no product (only blank lines)", path=meta_path,
+                        fix="fetch the file again (meta_Musical_Instruments.json.gz)")
     if require_category:
         items = items[items["sub_category"] != ""]
-    features, asins = read_image_features(folder / FILES["features"], dim=dim, keep=items["asin"])
+        if items.empty:
+            raise DataError(
+                f"none of the {n_meta} products has a sub-category (the second entry of "
+                "'categories'[0] or 'category')", path=meta_path,
+                fix="use the Musical Instruments metadata of McAuley et al., or pass require_category=False",
+            )
+    # metadata products without features are dropped (documented): only products in both files count
+    features, asins = read_image_features(features_path, dim=dim, keep=items["asin"])
+    if not len(asins):
+        raise DataError(
+            f"no record matches a product of {FILES['meta']} ({len(items)} products"
+            f"{' with a sub-category' if require_category else ''}): the two files do not belong together",
+            path=features_path,
+            fix=f"put the image features and the metadata of the same category into {folder}",
+        )
     info = items.set_index("asin").reindex(asins)
     styles = partner = None
     styles_file = folder / "toy_styles.npy"
     if styles_file.exists():
-        toy_asins = json.loads((folder / "toy_asins.json").read_text())
-        toy_styles = np.load(styles_file, allow_pickle=False)  # aligned with toy_asins.json
-        styles = pd.Series(toy_styles, index=toy_asins).reindex(asins).to_numpy(dtype=np.int64)
-        partner = np.load(folder / "toy_partner.npy", allow_pickle=False)
+        styles, partner = _toy_styles(folder, asins)
     return AmazonData(
         features=features,
         asins=asins,
@@ -357,12 +480,36 @@ def read_amazon(folder: str | Path, *, fmt: str = "auto", require_category: bool
     )
 
 
+def _toy_styles(folder: Path, asins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Toy only: the latent style of each row and the partner of each style."""
+    fix = f"delete {folder} so the toy data is generated again"
+    try:
+        toy_asins = json.loads((folder / "toy_asins.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"does not match the toy data ({type(exc).__name__}: {str(exc)[:80]})",
+                        path=folder / "toy_asins.json", fix=fix) from None
+    try:
+        toy_styles = np.load(folder / "toy_styles.npy", allow_pickle=False)  # aligned with toy_asins.json
+        styles = pd.Series(toy_styles, index=toy_asins).reindex(asins).to_numpy(dtype=np.int64)
+        partner = np.load(folder / "toy_partner.npy", allow_pickle=False)
+    except (OSError, ValueError, TypeError, EOFError) as exc:
+        raise DataError(f"does not match the toy data ({type(exc).__name__}: {str(exc)[:80]})",
+                        path=folder / "toy_styles.npy", fix=fix) from None
+    return styles, partner
+
+
 def load_amazon(source: str = "toy", *, seed: int = 0, data_home=None, fmt: str = "auto",
                 **sizes) -> AmazonData:
     """The unit-3 data set: ``source="toy"`` (generated, default) or ``"real"`` (Musical
     Instruments files under ``<data home>/amazon``). ``sizes`` go to :func:`make_toy_amazon`."""
     folder = dataset_path("amazon", source, seed=seed, data_home=data_home, **sizes)
-    return read_amazon(folder, fmt=fmt)
+    if source != "toy":
+        return read_amazon(folder, fmt=fmt)
+    try:
+        return read_amazon(folder, fmt=fmt, dim=int(sizes.get("dim", FEATURE_DIM)))
+    except DataError as err:  # the generated files were damaged after the fact
+        raise DataError(err.detail, path=err.path, where=err.where,
+                        fix=f"delete {folder} and the toy data is generated again") from None
 
 
 # --------------------------------------------------------------------------- toy generator

@@ -63,6 +63,18 @@ class AsosData:
 
 # --------------------------------------------------------------------------- reading
 
+_HEADERS = {"dummyuserid", "userid", "user_id", "user", "productid", "product_id", "product", "id"}
+_DELIMITERS = ",;\t|"
+
+
+def _show(value) -> str:
+    """A value for a message: a plain Python repr (not ``np.int64(3)``), long text cut short."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, (str, bytes)) and len(value) > 40:
+        value = value[:40] + ("..." if isinstance(value, str) else b"...")
+    return repr(value)
+
+
 def _decode_ids(column, path: Path, name: str) -> np.ndarray:
     """User ids as a str array: a pyarrow binary column is decoded as UTF-8 (vectorised), text is kept."""
     import pyarrow as pa
@@ -79,32 +91,66 @@ def _decode_ids(column, path: Path, name: str) -> np.ndarray:
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
         raise DataError(f"missing user id in row {row}", path=path, where=f"column {name!r}", fix=FIX)
-    return np.asarray(column.to_numpy(zero_copy_only=False)).astype(str)
+    ids = np.asarray(column.to_numpy(zero_copy_only=False)).astype(str)
+    empty = np.flatnonzero(ids == "")
+    if len(empty):
+        raise DataError(f"empty user id in row {int(empty[0])}", path=path, where=f"column {name!r}", fix=FIX)
+    return ids
 
 
-def _to_int64(values: pd.Series, path: Path, column: str) -> np.ndarray:
-    """Product ids as an int64 array; the first value that is not an integer raises a DataError."""
+def _to_int64(values: pd.Series, path: Path, column: str | None) -> np.ndarray:
+    """Product ids as an int64 array; the first value that is not an integer raises a DataError.
+
+    ``column``: the parquet column, or None for the headerless csv (the error then names the line).
+    """
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.to_numpy(dtype=np.int64)
     num = pd.to_numeric(values, errors="coerce")
     bad = num.isna().to_numpy() | (np.asarray(num, dtype=float) % 1 != 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        value = values.iloc[i]
+        found = "a missing value" if pd.isna(value) else _show(value)
         raise DataError(
-            f"expected integer product ids, found {values.iloc[i]!r} (row {i})", path=path,
-            where=f"column {column!r}", fix=FIX,
+            f"expected integer product ids, found {found} (row {i})", path=path,
+            where=f"column {column!r}" if column else f"line {i + 1}", fix=FIX,
         )
     return num.to_numpy(dtype=np.int64)
+
+
+def _check_parquet_bytes(path: Path) -> None:
+    """Tell a truncated download and a file of another format apart from other damage."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            fh.seek(-4, 2)
+            tail = fh.read(4)
+    except OSError as exc:
+        raise DataError(f"cannot read the file ({exc.strerror})", path=path, fix=FIX) from None
+    if not head.startswith(b"PAR1"):
+        try:
+            text = head.decode("utf-8").splitlines()[0]
+        except (UnicodeDecodeError, IndexError):
+            text = None
+        kind = f"it holds text: {_show(text)} (a csv?)" if text and text.isprintable() else \
+            "it does not start with the parquet magic bytes PAR1"
+        raise DataError(f"not a parquet file, {kind}", path=path, fix=FIX)
+    if tail != b"PAR1":
+        raise DataError("truncated parquet file: it does not end with the parquet footer (an interrupted "
+                        "download?)", path=path, fix=FIX)
 
 
 def _read_purchases(path: Path) -> pd.DataFrame:
     require_file(path, fix=FIX)
     import pyarrow.parquet as pq
 
+    _check_parquet_bytes(path)
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many error types for a damaged file
-        raise DataError(f"not a readable parquet file ({type(exc).__name__}: {exc})", path=path, fix=FIX) from None
+        detail = (str(exc).splitlines() or [""])[0]
+        raise DataError(f"damaged parquet file ({type(exc).__name__}: {detail})", path=path,
+                        fix=FIX) from None
     missing = [c for c in (USER_COL, PRODUCT_COL) if c not in table.column_names]
     if missing:
         raise DataError(f"expected the columns {USER_COL!r} and {PRODUCT_COL!r}, found {table.column_names}",
@@ -115,47 +161,101 @@ def _read_purchases(path: Path) -> pd.DataFrame:
     })
 
 
-def _read_id_column(path: Path) -> pd.Series:
+def _read_id_lines(path: Path) -> np.ndarray:
+    """The ids of a headerless one-id-a-line csv as a str array (surrounding spaces and a BOM dropped)."""
     require_file(path, fix=FIX)
-    series = pd.read_csv(path, header=None, dtype=str, keep_default_na=False).iloc[:, 0]
-    return series
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read the file ({exc.strerror})", path=path, fix=FIX) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", path=path, where=f"line {line}",
+                        fix="save the file as UTF-8 text, or " + FIX) from None
+    lines = np.array(text.rstrip().splitlines(), dtype=str)
+    if not len(lines):
+        raise DataError("holds no ids (only blank lines)", path=path, fix=FIX)
+    lines = np.char.strip(lines)
+    if lines[0].lower() in _HEADERS:
+        raise DataError(f"found the header {_show(lines[0])}, but the file has one id a line and no header",
+                        path=path, where="line 1", fix="delete the first line, or " + FIX)
+    blank = np.flatnonzero(lines == "")
+    if len(blank):
+        raise DataError("empty line: expected one id a line", path=path, where=f"line {int(blank[0]) + 1}",
+                        fix="delete the empty line, or " + FIX)
+    for delimiter in _DELIMITERS:
+        hit = np.flatnonzero(np.char.find(lines, delimiter) >= 0)
+        if len(hit):
+            i = int(hit[0])
+            raise DataError(
+                f"expected one id a line, found the delimiter {delimiter!r} in {_show(str(lines[i]))}",
+                path=path, where=f"line {i + 1}",
+                fix="save one id a line, without index or header, or " + FIX,
+            )
+    return lines
 
 
-def _check_known(ids: np.ndarray, known: np.ndarray, path: Path, column: str, what: str, list_path: Path):
+def _check_known(ids: np.ndarray, known: np.ndarray, path: Path, column: str, what: str, reason: str):
+    """Every id must be in ``known``; else name the first row, the id and ``reason`` ("which is not in")."""
     unknown = pd.Index(known).get_indexer(ids) < 0  # hash look-up (np.isin on strings is quadratic-slow)
     if unknown.any():
-        first = ids[np.flatnonzero(unknown)[0]]
+        rows = np.flatnonzero(unknown)
+        others = f"; {len(rows)} rows do so" if len(rows) > 1 else ""
         raise DataError(
-            f"{int(unknown.sum())} rows name a {what} missing from {list_path.name}, the first is {first!r}",
+            f"row {int(rows[0])} names the {what} {_show(ids[rows[0]])}, {reason}{others}",
             path=path, where=f"column {column!r}", fix=FIX,
         )
 
 
 def _check_unique(ids: np.ndarray, path: Path, what: str) -> None:
-    uniq, counts = np.unique(ids, return_counts=True)
-    if (counts > 1).any():
-        raise DataError(f"{what} {uniq[counts > 1][0]!r} is listed twice", path=path, where="column 0", fix=FIX)
+    again = np.flatnonzero(pd.Index(ids).duplicated())
+    if len(again):
+        i = int(again[0])
+        first = int(np.flatnonzero(ids == ids[i])[0])
+        raise DataError(f"{what} {_show(ids[i])} is listed twice (lines {first + 1} and {i + 1})", path=path,
+                        where=f"line {i + 1}", fix=FIX)
+
+
+def _check_folder(folder: Path, paths: dict[str, Path]) -> None:
+    """A missing folder, or a folder holding none of the four files (another data set's?), in one line."""
+    if not folder.is_dir():
+        raise DataError("folder not found", path=folder, fix=FIX)
+    if any(p.exists() for p in paths.values()):
+        return  # a single missing file is reported by the reader of that file
+    others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    held = f"the folder holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}" if others else \
+        "the folder is empty"
+    raise DataError(f"file not found, nor any other ASOS file: {held}", path=paths["train"],
+                    fix=f"point to the folder of the ASOS files, or {FIX}")
 
 
 def read_asos(folder: str | Path) -> AsosData:
     """Read the four ASOS files from ``folder`` (layout in the module docstring).
 
-    Checks that every user and product of train and valid is in the id lists; a DataError names the
-    file, the column and the first unknown id otherwise.
+    Checks that every user and product of train and valid is in the id lists, and that every valid
+    user has train purchases; any malformed file is a one-line DataError naming the file, the column
+    or line, and the first bad value.
     """
     folder = Path(folder)
     paths = {key: folder / name for key, (name, _) in FILES.items()}
-    users = _read_id_column(paths["users"]).to_numpy(dtype=str)
-    products = _to_int64(_read_id_column(paths["products"]), paths["products"], "0")
+    _check_folder(folder, paths)
+    users = _read_id_lines(paths["users"])
+    products = _to_int64(pd.Series(_read_id_lines(paths["products"])), paths["products"], None)
     _check_unique(users, paths["users"], "user id")
     _check_unique(products, paths["products"], "product id")
     frames = {}
     for key in ("train", "valid"):
         frame = _read_purchases(paths[key])
-        _check_known(frame["user_id"].to_numpy(), users, paths[key], USER_COL, "user", paths["users"])
+        _check_known(frame["user_id"].to_numpy(), users, paths[key], USER_COL, "user",
+                     f"which is not in {paths['users'].name}")
         _check_known(frame["product_id"].to_numpy(), products, paths[key], PRODUCT_COL, "product",
-                     paths["products"])
+                     f"which is not in {paths['products'].name}")
         frames[key] = frame
+    _check_known(frames["valid"]["user_id"].to_numpy(), pd.unique(frames["train"]["user_id"]), paths["valid"],
+                 USER_COL, "user",
+                 f"who has no purchase in {paths['train'].name} (every valid user must be a train user)")
     return AsosData(frames["train"], frames["valid"], users, products, folder)
 
 

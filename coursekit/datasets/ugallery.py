@@ -14,7 +14,9 @@ reads it once behind an explicit ``allow_pickle=True`` and writes the safe
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,7 @@ MANUAL = (
     "github.com/aaossa/CuratorNet): put ugallery_inventory.csv, ugallery_purchases.csv and "
     "ugallery_resnet50_embeddings.npy into <data home>/ugallery"
 )
+RECOPY = "copy the file again from the UGallery release into <data home>/ugallery"
 _ID = re.compile(r"^[0-9A-Za-z_\-]+$")
 
 
@@ -112,29 +115,85 @@ class UGalleryData:
 
 # --------------------------------------------------------------------------- readers
 
+_MISSING = ["nan", "na", "n/a", "null", "none", "<na>"]  # what spreadsheets and pandas write for "no value"
+_ID_COLUMNS = ("artwork_id_hash", "artist_id_hash", "user_id_hash")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _cells(line: str, sep: str) -> set[str]:
+    return {c.strip().strip('"').strip() for c in line.split(sep)}
+
+
+def _header_problem(path: Path, text: str, columns: list[str]) -> None:
+    """Raise the likely cause when the first line is not the header: another delimiter, or a title above it."""
+    header = ",".join(columns)
+    head = text[:65536].splitlines()[:10]
+    first = head[0] if head else ""
+    for sep in (";", "\t", "|"):
+        if set(columns) <= _cells(first, sep):
+            raise DataError(f"the columns are separated by {sep!r}, expected commas", path=path, where="line 1",
+                            fix=f"save it as comma-separated csv with the header {header}")
+    for k, line in enumerate(head[1:], start=2):
+        if set(columns) <= _cells(line, ","):
+            raise DataError(f"the header is on line {k}, expected on line 1 (line 1 is {first[:60]!r})", path=path,
+                            fix=f"delete the line(s) above the header {header}")
+
+
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     require_file(path, MANUAL)
+    raw = path.read_bytes()
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"not a valid csv file ({exc})", path=path, fix=MANUAL) from None
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is fine (spreadsheet exports)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})", path=path,
+                        where=f"line {line}",
+                        fix="save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8')") from None
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError("no header and no rows (the file is blank)", path=path, fix=RECOPY) from None
+    except pd.errors.ParserError as exc:
+        _header_problem(path, text, columns)
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m:
+            raise DataError(f"expected {m[1]} fields, found {m[3]}", path=path, where=f"line {m[2]}",
+                            fix="quote values that contain commas, or remove the extra field") from None
+        raise DataError(f"not a valid csv file ({_one_line(exc)})", path=path, fix=MANUAL) from None
     missing = [c for c in columns if c not in df.columns]
     if missing:
+        _header_problem(path, text, columns)
         raise DataError(
             f"missing column(s) {missing}; found {list(df.columns)}", path=path,
             fix=f"the header must be {','.join(columns)}",
         )
+    if df.empty:
+        raise DataError("no data rows below the header", path=path, fix=RECOPY)
     for c in columns:
-        empty = (df[c].str.strip() == "").to_numpy()
-        if empty.any():
-            line = int(np.flatnonzero(empty)[0]) + 2
-            raise DataError("empty value", path=path, where=f"line {line}, column {c!r}", fix=MANUAL)
+        value = df[c].str.strip()
+        bad = ((value == "") | value.str.lower().isin(_MISSING)).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            what = "empty value" if value.iloc[row] == "" else f"missing value {value.iloc[row]!r}"
+            raise DataError(what, path=path, where=f"line {row + 2}, column {c!r}",
+                            fix=f"fill in the {c} or delete the row")
+        if c in _ID_COLUMNS:
+            bad = ~value.str.fullmatch(_ID.pattern).to_numpy(dtype=bool)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataError(f"expected an id of letters, digits, '_' or '-', found {value.iloc[row]!r}",
+                                path=path, where=f"line {row + 2}, column {c!r}",
+                                fix="ids are hashes like 0dacfa6d60f0c0fc: correct the value or delete the row")
     return df[columns]
 
 
 def _int_column(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     values = pd.to_numeric(df[col], errors="coerce")
-    bad = values.isna().to_numpy() | (values.to_numpy() % 1 != 0)
+    as_float = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.isnan(as_float) | (as_float % 1 != 0) | (np.abs(as_float) >= 2.0**63)
     if bad.any():
         line = int(np.flatnonzero(bad)[0]) + 2
         raise DataError(
@@ -170,6 +229,15 @@ def parse_id_lists(column: pd.Series, path: Path | str = "purchases", col: str =
     return lengths, tokens
 
 
+def _unique_ids(ids: np.ndarray, path: Path) -> None:
+    dup = pd.Series(ids).duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero(ids == ids[row])[0])
+        raise DataError(f"artwork {ids[row]} has a second embedding (the first is row {first})", path=path,
+                        where=f"row {row}", fix="keep one embedding per artwork")
+
+
 def read_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(ids str (n,), vectors float32 (n, d))`` from the safe ``.npz``, else from the ``.npy``.
 
@@ -180,18 +248,25 @@ def read_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> tuple[
     safe = folder / SAFE_EMBEDDINGS
     if not safe.exists():
         convert_embeddings(folder, allow_pickle=allow_pickle)
+    again = f"delete it and convert {FILES['embeddings']} again"
+    with open(safe, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise DataError("not a valid embeddings archive (it is not a .npz zip file)", path=safe, fix=again)
     try:
         with np.load(safe, allow_pickle=False) as z:
+            absent = [k for k in ("ids", "vectors") if k not in z.files]
+            if absent:
+                raise DataError(f"missing array(s) {absent}; found {z.files}", path=safe, fix=again)
             ids, vectors = z["ids"].astype(str), z["vectors"]
-    except (KeyError, ValueError, OSError) as exc:
-        raise DataError(f"not a valid embeddings archive ({exc})", path=safe,
-                        fix=f"delete it and convert {FILES['embeddings']} again") from None
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"not a valid embeddings archive ({_one_line(exc)})", path=safe, fix=again) from None
     if vectors.ndim != 2 or len(vectors) != len(ids) or not np.issubdtype(vectors.dtype, np.floating):
         raise DataError(f"expected ids (n,) and float vectors (n, d), found {ids.shape} and {vectors.shape}",
-                        path=safe, fix=f"delete it and convert {FILES['embeddings']} again")
+                        path=safe, fix=again)
+    _unique_ids(ids, safe)
     if not np.isfinite(vectors).all():
         row = int(np.argwhere(~np.isfinite(vectors))[0, 0])
-        raise DataError("NaN or infinite values", path=safe, where=f"row {row}", fix=MANUAL)
+        raise DataError("NaN or infinite values", path=safe, where=f"row {row}", fix=again)
     return ids, vectors.astype(np.float32, copy=False)
 
 
@@ -199,28 +274,41 @@ def convert_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> Pat
     """Convert the release's object ``.npy`` into the safe ``.npz`` (written atomically)."""
     folder = Path(folder)
     src = require_file(folder / FILES["embeddings"], MANUAL)
-    fix_pickle = ("pass allow_pickle=True once if you trust the file: it is then converted to "
-                  f"{SAFE_EMBEDDINGS}, which later loads read without pickle")
+    with open(src, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise DataError("not a valid .npy file (it does not start with the NumPy header)", path=src, fix=RECOPY)
     try:
         arr = np.load(src, allow_pickle=False)
     except ValueError as exc:
         if "allow_pickle" not in str(exc):
-            raise DataError(f"not a valid .npy file ({exc})", path=src, fix=MANUAL) from None
-        arr = read_object_npy(src, allow_pickle=allow_pickle, fix=fix_pickle)
+            raise DataError(f"not a valid .npy file ({_one_line(exc)})", path=src, fix=RECOPY) from None
+        try:
+            arr = read_object_npy(src, allow_pickle=allow_pickle, fix=RECOPY)
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unpickling a damaged file can raise any error
+            raise DataError(f"not a valid .npy file (truncated or damaged: {type(exc).__name__}: {_one_line(exc)})",
+                            path=src, fix=RECOPY) from None
     except (OSError, EOFError) as exc:
-        raise DataError(f"not a valid .npy file ({exc})", path=src, fix=MANUAL) from None
+        raise DataError(f"not a valid .npy file ({_one_line(exc)})", path=src, fix=RECOPY) from None
     if arr.dtype != object or arr.ndim != 2 or arr.shape[1] != 2:
         raise DataError(f"expected (n, 2) rows of (artwork id, vector), found shape {arr.shape} dtype {arr.dtype}",
                         path=src, fix=MANUAL)
     ids = arr[:, 0].astype(str)
+    _unique_ids(ids, src)
     try:
         vectors = np.stack(arr[:, 1]).astype(np.float32)
         if vectors.ndim != 2:
             raise ValueError(f"vectors have shape {vectors.shape[1:]}, expected (d,)")
     except (TypeError, ValueError) as exc:
-        raise DataError(f"vectors are not numeric arrays of one length ({exc})", path=src, fix=MANUAL) from None
-    import io
-
+        sizes = pd.Series(arr[:, 1]).map(np.size).to_numpy()  # error path only: which row differs
+        odd = sizes != np.bincount(sizes).argmax()
+        if odd.any():
+            row = int(np.flatnonzero(odd)[0])
+            raise DataError(f"vector of length {sizes[row]}, expected {np.bincount(sizes).argmax()} like the others",
+                            path=src, where=f"row {row}", fix=RECOPY) from None
+        raise DataError(f"vectors are not numeric arrays of one length ({_one_line(exc)})", path=src,
+                        fix=RECOPY) from None
     buf = io.BytesIO()
     np.savez(buf, ids=ids, vectors=vectors)
     atomic_write_bytes(folder / SAFE_EMBEDDINGS, buf.getvalue())
