@@ -18,7 +18,11 @@ a track (its artists are the linked objects of type ``person``, whatever the lin
     track  3006631  -1  {"duration":169,"name":"Dirty+Paws",...}  {"artists":[{"type":"person","id":77}], ...}
 
 and an artist: ``person  77  -1  {"name":"Of+Monsters+and+Men",...}``. Names are URL-encoded
-(``+`` for spaces); the readers decode them.
+(``+`` for spaces); the readers decode them. In the release the session lines have the type
+``event.session`` and often a space instead of a tab between properties and links; both forms are
+read. Malformed files (wrong field count, text ids, bad JSON, repeated entity ids, plays of tracks
+missing from tracks.idomaar, bytes that are not UTF-8, compressed data) raise a one-line
+:class:`~coursekit.DataError` naming the file and the line or record.
 
 The seed notebook used a simpler csv with one session a row (``;``-separated, a header with at least
 ``UserId`` and ``ArtistsID``, the artists of the session comma-separated):
@@ -35,6 +39,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import zipfile
+import zlib
 from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ._io import atomic_write_bytes, require_file
+from ._io import atomic_write_bytes, read_matrix, require_file
 from ._registry import DatasetSpec, RemoteFile, dataset_path, register
 
 FILES = {
@@ -54,8 +61,8 @@ FILES = {
 }
 MANUAL = (
     "the 30Music data set is released on request by its authors (recsys.deib.polimi.it, "
-    "'30Music dataset'): unpack its entities and relations so that sessions.idomaar, "
-    "tracks.idomaar and persons.idomaar are in <data home>/music30"
+    "'30Music dataset'): unpack its archive and copy relations/sessions.idomaar, "
+    "entities/tracks.idomaar and entities/persons.idomaar into <data home>/music30"
 )
 IDOMAAR_FIELDS = ["type", "id", "timestamp", "properties", "links"]
 
@@ -65,74 +72,208 @@ __all__ = ["Music30Data", "load_music30", "read_music30", "read_idomaar", "iter_
 
 # --------------------------------------------------------------------------- idomaar records
 CHUNK_LINES = 200_000  # records parsed at once: bounds memory on the real files (2.8M sessions)
+FIELDS_FIX = "each line must be: type<TAB>id<TAB>timestamp<TAB>{properties}[<TAB>{links}]"
+REPAIR = "repair or delete that line"
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"(\xb5/\xfd": "zstd"}
+
+
+def _sniff(path: Path, what: str, fix: str) -> bytes:
+    """The first line of a text file (up to 4 MB); a DataError if the file is an archive or compressed."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+        fh.seek(0)
+        first = fh.readline(1 << 22)
+    kind = next((k for magic, k in _COMPRESSED.items() if head.startswith(magic)), None)
+    if kind is None and head[257:262] == b"ustar":
+        kind = "tar"
+    if kind:
+        raise DataError(f"{kind}-compressed or archive data, not {what}", path=path, fix=fix)
+    return first
+
+
+def _not_utf8(path: Path) -> DataError:
+    """The DataError for a file with bytes that are not UTF-8, naming the first bad line (read in blocks)."""
+    line, tail = 1, b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 24)
+            buf = tail + block
+            cut = buf.rfind(b"\n") + 1 if block else len(buf)
+            piece, tail = buf[:cut], buf[cut:]
+            try:
+                piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                col = exc.start - piece.rfind(b"\n", 0, exc.start)
+                line += piece.count(b"\n", 0, exc.start)
+                return DataError(f"byte 0x{piece[exc.start]:02x} at byte {col} of the line is not UTF-8 text",
+                                 path=path, where=f"line {line}",
+                                 fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) or extract it again")
+            line += piece.count(b"\n")
+            if not block:  # pragma: no cover - the parser found a bad byte that Python decodes
+                return DataError("not UTF-8 text", path=path, fix="save the file as UTF-8")
+
+
+def _as_int64(values) -> tuple[np.ndarray, np.ndarray | None]:
+    """``values`` as int64, or (empty, mask of the values that are not integers: text, NaN, inf, 1.5, 1e30)."""
+    num = pd.to_numeric(values, errors="coerce")
+    if num.dtype.kind == "i":
+        return num.to_numpy(np.int64), None
+    f = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(f) | (f != np.round(f)) | (np.abs(f) >= 2.0 ** 63)
+    return (np.empty(0, np.int64), bad) if bad.any() else (f.astype(np.int64), None)
+
+
+def _describe(value) -> str:
+    value = value.item() if isinstance(value, np.generic) else value
+    missing = value is None or (isinstance(value, str) and not value.strip()) or \
+        (isinstance(value, float) and np.isnan(value))
+    return "is missing (empty, null or NaN)" if missing else f"{value!r} is not an integer"
+
+
+def _link_ids(flat: pd.DataFrame, raw: pd.DataFrame, path: Path, label: str) -> np.ndarray:
+    """The int64 ``id`` of linked objects (from :func:`_flatten_links`), or a DataError naming the line."""
+    ids, bad = _as_int64(flat["id"])
+    if bad is not None:
+        j = int(np.flatnonzero(bad)[0])
+        line = int(raw["line"].iloc[int(flat["row"].to_numpy()[j])])
+        raise DataError(f"{label} id {_describe(flat['id'].to_numpy()[j])}", path=path,
+                        where=f"line {line}, field 'links'", fix=REPAIR)
+    return ids
+
+
+def _check_records(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Drop blank lines, check the field count, the integer id and timestamp and the properties object."""
+    empty = {c: (df[c] == "").to_numpy() for c in IDOMAAR_FIELDS}
+    blank = np.logical_and.reduce(list(empty.values()))
+    if blank.any():
+        df = df[~blank].reset_index(drop=True)
+        empty = {c: v[~blank] for c, v in empty.items()}
+    short = empty["properties"]
+    if short.any():
+        i = int(np.flatnonzero(short)[0])
+        n = 1 + max(k for k, c in enumerate(IDOMAAR_FIELDS) if k == 0 or not empty[c][i])
+        msg = ("the properties field is empty" if n > 4 else
+               f"found {n} field{'s' if n > 1 else ''} where 4 or 5 tab-separated fields are expected "
+               f"({'is the file tab-separated?' if n == 1 else 'is the line cut short?'})")
+        raise DataError(msg, path=path, where=f"line {int(df['line'].iloc[i])}", fix=FIELDS_FIX)
+    for col in ("id", "timestamp"):
+        num, bad = _as_int64(df[col])
+        if bad is not None:
+            i = int(np.flatnonzero(bad)[0])
+            line = int(df["line"].iloc[i])
+            hint = " (idomaar files have no header line)" if line == 1 else ""
+            raise DataError(f"{col} {_describe(df[col].iloc[i])}{hint}", path=path,
+                            where=f"line {line}, field {col!r}", fix=REPAIR)
+        df[col] = num
+    bad = (df["properties"].str[:1] != "{").to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"the properties field is not a JSON object (it starts {df['properties'].iloc[i][:12]!r})",
+                        path=path, where=f"line {int(df['line'].iloc[i])}, field 'properties'", fix=REPAIR)
+    return df
 
 
 def iter_idomaar(path: str | Path, record_type: str | None = None, *, chunksize: int = CHUNK_LINES):
     """Yield the records of an idomaar file in chunks of ``chunksize`` lines (see :func:`read_idomaar`)."""
     path = require_file(path, MANUAL)
-    fix = "each line must be: type<TAB>id<TAB>timestamp<TAB>{properties}[<TAB>{links}]"
-    first = 1
+    fields = _sniff(path, "idomaar text", "extract the plain .idomaar text from the 30Music archive "
+                    "(tar xzf / gunzip) and put it here").count(b"\t") + 1
+    if fields > 5:  # more names than fields would make pandas take the first column as the index
+        raise DataError(f"found {fields} tab-separated fields where 4 or 5 are expected", path=path,
+                        where="line 1", fix=FIELDS_FIX)
+    first, matched, others = 1, 0, set()
     try:
         reader = pd.read_csv(path, sep="\t", header=None, names=IDOMAAR_FIELDS, dtype=str,
                              quoting=csv.QUOTE_NONE, keep_default_na=False, na_filter=False,
-                             engine="c", on_bad_lines="error", encoding="utf-8", chunksize=chunksize)
+                             skip_blank_lines=False, engine="c", on_bad_lines="error", encoding="utf-8",
+                             chunksize=chunksize)
         for df in reader:
             df = df.reset_index(drop=True)
             df["line"] = np.arange(first, first + len(df))
             first += len(df)
-            for col in ("id", "timestamp"):
-                num = pd.to_numeric(df[col], errors="coerce")
-                if num.isna().any():
-                    i = int(np.flatnonzero(num.isna().to_numpy())[0])
-                    raise DataError(f"{col} {df[col].iloc[i]!r} is not an integer", path=path,
-                                    where=f"line {int(df['line'].iloc[i])}, field {col!r}",
-                                    fix="repair or delete that line")
-                df[col] = num.astype(np.int64)
-            bad = df["properties"].str[:1] != "{"
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError("the properties field is not a JSON object", path=path,
-                                where=f"line {int(df['line'].iloc[i])}, field 'properties'",
-                                fix="repair or delete that line")
+            df = _check_records(df, path)
             if record_type is not None:
-                df = df[df["type"] == record_type].reset_index(drop=True)
-            yield df
+                keep = (df["type"] == record_type) | df["type"].str.endswith("." + record_type)
+                if not keep.all():
+                    others.update(df["type"][~keep].unique()[:5].tolist())
+                    df = df[keep].reset_index(drop=True)
+            matched += len(df)
+            if len(df):
+                yield df
     except pd.errors.ParserError as exc:
-        raise DataError(f"not an idomaar file ({str(exc).strip()})", path=path, fix=fix) from None
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m:
+            raise DataError(f"found {m[3]} tab-separated fields where 4 or 5 are expected", path=path,
+                            where=f"line {m[2]}", fix=FIELDS_FIX) from None
+        raise DataError(f"not an idomaar file ({' '.join(str(exc).split())})", path=path, fix=FIELDS_FIX) from None
+    except pd.errors.EmptyDataError:
+        pass
     except UnicodeDecodeError:
-        raise DataError("not UTF-8 text", path=path, fix=MANUAL) from None
+        raise _not_utf8(path) from None
+    if not matched:
+        what = "records" if record_type is None else f"{record_type!r} records"
+        found = f" (found only {', '.join(map(repr, sorted(others)[:5]))} records)" if others else ""
+        raise DataError(f"no {what}{found}", path=path, fix=f"is this the right file? {MANUAL}")
 
 
 def read_idomaar(path: str | Path, record_type: str | None = None) -> pd.DataFrame:
     """The raw records of an idomaar file: columns type, id (int64), timestamp (int64), properties,
     links (JSON text; ``""`` where a line has no links) and line (1-based line number).
 
-    ``record_type`` keeps only records of that type (for example ``"session"``). Raises a
-    :class:`~coursekit.DataError` naming the file, the line and the field for malformed lines.
+    ``record_type`` keeps only records of that type, with or without a category prefix (``"session"``
+    keeps ``session`` and ``event.session`` lines). Raises a :class:`~coursekit.DataError` naming the
+    file, the line and the field for malformed lines, and when the file holds no such record.
     """
     chunks = list(iter_idomaar(path, record_type))
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=IDOMAAR_FIELDS + ["line"])
 
 
-def _concat_chunks(path: Path, record_type: str, parse) -> pd.DataFrame:
-    """Parse an idomaar file chunk by chunk with ``parse(raw_chunk, path)`` and stack the results."""
-    return pd.concat([parse(raw, path) for raw in iter_idomaar(path, record_type)], ignore_index=True)
+def _concat_chunks(path: Path, record_type: str, parse, *, unique: bool = False) -> pd.DataFrame:
+    """Parse an idomaar file chunk by chunk with ``parse(raw_chunk, path)`` and stack the results.
+
+    ``unique``: the record ids must be unique (entities); a DataError names the repeated id's lines.
+    """
+    frames, ids, lines = [], [], []
+    for raw in iter_idomaar(path, record_type):
+        frames.append(parse(raw, path))
+        if unique:
+            ids.append(raw["id"].to_numpy())
+            lines.append(raw["line"].to_numpy())
+    if unique:
+        ids, lines = np.concatenate(ids), np.concatenate(lines)
+        order = np.argsort(ids, kind="stable")
+        dup = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+        if dup.size:
+            j = dup[np.argmin(lines[order[dup + 1]])]  # the repeat that comes first in the file
+            raise DataError(f"{record_type} id {ids[order[j]]} is repeated (already on line {lines[order[j]]})",
+                            path=path, where=f"line {lines[order[j + 1]]}, field 'id'",
+                            fix=f"each {record_type} must appear once: delete or merge the repeated line")
+    return pd.concat(frames, ignore_index=True)
 
 
 def _parse_json_column(df: pd.DataFrame, col: str, path: Path) -> list:
-    """Parse a column of JSON objects in one call of the C parser (``[obj,obj,...]``); on failure
-    find the first bad line for the error message."""
+    """Parse a column of JSON objects in one call of the C parser (``[obj,obj,...]``); on failure, or
+    when the values do not give one object each, find the first bad line for the error message."""
     text = df[col].replace("", "{}")
     try:
-        return json.loads("[" + ",".join(text.tolist()) + "]")
-    except json.JSONDecodeError:
-        for line, value in zip(df["line"].tolist(), text.tolist()):  # only to locate the error
-            try:
-                json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", path=path,
-                                where=f"line {line}, field {col!r}", fix="repair or delete that line") from None
-        raise  # pragma: no cover - every line parsed on its own, so the join must have parsed
+        parsed = json.loads("[" + ",".join(text.tolist()) + "]")
+        if len(parsed) == len(text):
+            return parsed
+    except (json.JSONDecodeError, RecursionError):
+        pass
+    for line, value in zip(df["line"].tolist(), text.tolist()):  # only to locate the error
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as exc:
+            early = exc.msg.startswith("Unterminated") or exc.pos >= len(value.rstrip())
+            cut = ", the value stops early: is the file cut short?" if early else ""
+            raise DataError(f"invalid JSON{cut} ({exc.msg.removesuffix(' at')} at column {exc.colno})", path=path,
+                            where=f"line {line}, field {col!r}", fix=REPAIR) from None
+        except RecursionError:
+            raise DataError("JSON nested too deeply", path=path, where=f"line {line}, field {col!r}",
+                            fix=REPAIR) from None
+    raise DataError(f"the {col} fields do not parse as one JSON value a line", path=path,  # pragma: no cover
+                    fix=REPAIR)
 
 
 def _decode_names(names: pd.Series) -> pd.Series:
@@ -140,8 +281,8 @@ def _decode_names(names: pd.Series) -> pd.Series:
 
 
 def read_persons(path: str | Path) -> pd.DataFrame:
-    """Artists of ``persons.idomaar``: DataFrame artist_id (int64), name (str, URL-decoded)."""
-    return _concat_chunks(Path(path), "person", _persons_chunk)
+    """Artists of ``persons.idomaar``: DataFrame artist_id (int64, unique), name (str, URL-decoded)."""
+    return _concat_chunks(Path(path), "person", _persons_chunk, unique=True)
 
 
 def _persons_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -173,24 +314,20 @@ def read_tracks(path: str | Path) -> pd.DataFrame:
     """Track -> artist links of ``tracks.idomaar``: DataFrame track_id, artist_id (int64), name.
 
     One row per (track, linked ``person``): a track by two artists gives two rows; a track without
-    an artist link gets artist_id -1.
+    an artist link gets artist_id -1. Track ids must be unique.
     """
-    return _concat_chunks(Path(path), "track", _tracks_chunk)
+    return _concat_chunks(Path(path), "track", _tracks_chunk, unique=True)
 
 
 def _tracks_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     props = pd.DataFrame.from_records(_parse_json_column(raw, "properties", path), columns=["name"])
     flat = _flatten_links(_parse_json_column(raw, "links", path), None, ["type", "id"])
     flat = flat[flat["type"] == "person"]
-    ids = pd.to_numeric(flat["id"], errors="coerce")
-    if ids.isna().any():
-        i = int(flat["row"].to_numpy()[ids.isna().to_numpy()][0])
-        raise DataError(f"artist id {flat['id'][ids.isna()].iloc[0]!r} is not an integer", path=path,
-                        where=f"line {int(raw['line'].iloc[i])}, field 'links'", fix="repair or delete that line")
+    ids = _link_ids(flat, raw, path, "artist")
     rows = flat["row"].to_numpy()
     missing = np.setdiff1d(np.arange(len(raw)), rows)
     rows = np.concatenate([rows, missing])
-    artist = np.concatenate([ids.astype(np.int64).to_numpy(), np.full(len(missing), -1, np.int64)])
+    artist = np.concatenate([ids, np.full(len(missing), -1, np.int64)])
     order = np.lexsort((artist, rows))
     rows, artist = rows[order], artist[order]
     return pd.DataFrame({"track_id": raw["id"].to_numpy()[rows], "artist_id": artist,
@@ -202,35 +339,38 @@ def read_sessions(path: str | Path) -> pd.DataFrame:
 
     Columns: session_id, user_id, timestamp (session start, int64), track_id (int64), position
     (0-based order in the session), playtime (seconds, -1 where absent). Sessions without a user
-    subject raise a DataError naming the line.
+    subject raise a DataError naming the line. The release's ``event.session`` lines, whose
+    properties and links are often separated by a space instead of a tab, are read as well.
     """
     return _concat_chunks(Path(path), "session", _sessions_chunk)
 
 
 def _sessions_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    glued = (raw["links"] == "").to_numpy()
+    if glued.any():  # '{properties} {links}' in one field, as on many lines of the release
+        parts = raw.loc[glued, "properties"].str.partition("} {")
+        raw.loc[glued, "links"] = ("{" + parts[2]).where(parts[1] != "", "")
     links = _parse_json_column(raw, "links", path)
     subjects = _flatten_links(links, ("subjects",), ["type", "id"])
     subjects = subjects[subjects["type"] == "user"].drop_duplicates("row")
     user_of = np.full(len(raw), -1, dtype=np.int64)
-    user_of[subjects["row"].to_numpy()] = pd.to_numeric(subjects["id"], errors="coerce").fillna(-1).astype(np.int64)
-    if (user_of < 0).any():
-        i = int(np.flatnonzero(user_of < 0)[0])
+    has_user = np.zeros(len(raw), dtype=bool)
+    user_of[subjects["row"].to_numpy()] = _link_ids(subjects, raw, path, "user")
+    has_user[subjects["row"].to_numpy()] = True
+    if not has_user.all():
+        i = int(np.flatnonzero(~has_user)[0])
         raise DataError("session without a user subject", path=path,
                         where=f"line {int(raw['line'].iloc[i])}, field 'links'",
                         fix='each session needs "subjects": [{"type": "user", "id": ...}]')
     objs = _flatten_links(links, ("objects",), ["type", "id", "playtime"])
     objs = objs[objs["type"] == "track"]
-    track = pd.to_numeric(objs["id"], errors="coerce")
-    if track.isna().any():
-        i = int(objs["row"].to_numpy()[track.isna().to_numpy()][0])
-        raise DataError(f"track id {objs['id'][track.isna()].iloc[0]!r} is not an integer", path=path,
-                        where=f"line {int(raw['line'].iloc[i])}, field 'links'", fix="repair or delete that line")
+    track = _link_ids(objs, raw, path, "track")
     rows = objs["row"].to_numpy()
     out = pd.DataFrame({
         "session_id": raw["id"].to_numpy()[rows],
         "user_id": user_of[rows],
         "timestamp": raw["timestamp"].to_numpy()[rows],
-        "track_id": track.astype(np.int64).to_numpy(),
+        "track_id": track,
         "position": np.arange(len(rows)) - np.searchsorted(rows, rows),
         "playtime": pd.to_numeric(objs["playtime"], errors="coerce").fillna(-1).astype(np.int64).to_numpy(),
     })
@@ -240,41 +380,72 @@ def _sessions_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 def read_session_csv(path: str | Path, *, sep: str = ";") -> pd.DataFrame:
     """The seed's per-session csv: a header with ``UserId`` and ``ArtistsID`` (comma-separated
     artist ids of the session; empty for sessions without known artists) and optionally ``ID``
-    (session id) and ``Timestamp``.
+    (session id) and ``Timestamp`` (integers; empty gives -1).
 
     Returns one row per (session, artist mention): session_id, user_id, timestamp, artist_id
-    (int64). Sessions with no artists contribute no rows (the seed's ``pd.isna`` filter).
+    (int64). Sessions with no artists contribute no rows (the seed's ``pd.isna`` filter). A
+    ``.gz``/``.bz2``/``.zip``/``.xz`` file is decompressed on reading.
     """
-    path = require_file(path, "export the sessions with the columns ID;UserId;Timestamp;ArtistsID")
+    fix = "export the sessions with the columns ID;UserId;Timestamp;ArtistsID"
+    path = require_file(path, fix)
+    compressed = path.suffix.lower() in (".gz", ".bz2", ".zip", ".xz", ".zst")
+    if not compressed:
+        _sniff(path, "csv text", "decompress it, or name it .csv.gz (.bz2, .zip, .xz) to read it compressed")
     try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise DataError("no header line (the file holds only blank lines)", path=path, fix=fix) from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"not a {sep!r}-separated csv ({str(exc).strip()})", path=path, fix="check the separator") from None
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m:
+            raise DataError(f"found {m[3]} {sep!r}-separated fields where the header has {m[1]}", path=path,
+                            where=f"line {m[2]}", fix=REPAIR) from None
+        raise DataError(f"not a {sep!r}-separated csv ({' '.join(str(exc).split())})", path=path,
+                        fix="check the separator and the quotes") from None
+    except UnicodeDecodeError:
+        if compressed:
+            raise DataError("not UTF-8 text", path=path, fix="save the file as UTF-8") from None
+        raise _not_utf8(path) from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot decompress the file ({' '.join(str(exc).split())})", path=path,
+                        fix="download or compress it again, or store it uncompressed as .csv") from None
     for col in ("UserId", "ArtistsID"):
         if col not in df.columns:
-            raise DataError(f"column {col!r} not found (columns: {list(df.columns)})", path=path,
-                            fix="the header needs UserId and ArtistsID")
-    n = len(df)
-    sessions = pd.to_numeric(df["ID"], errors="coerce") if "ID" in df else pd.Series(np.arange(n))
-    times = pd.to_numeric(df["Timestamp"], errors="coerce").fillna(-1) if "Timestamp" in df else pd.Series(-np.ones(n))
-    users = pd.to_numeric(df["UserId"], errors="coerce")
-    if users.isna().any():
-        i = int(np.flatnonzero(users.isna().to_numpy())[0])
-        raise DataError(f"UserId {df['UserId'].iloc[i]!r} is not an integer", path=path,
-                        where=f"line {i + 2}, column 'UserId'", fix="repair or delete that line")
+            cols = list(df.columns)
+            seps = [s for s in (";", ",", "\t", "|") if s != sep and len(cols) == 1 and s in cols[0]]
+            hint = f"; the header looks {seps[0]!r}-separated, pass sep={seps[0]!r}" if seps else ""
+            raise DataError(f"column {col!r} not found (columns: {cols}){hint}", path=path,
+                            fix="the first line must be the header, with UserId and ArtistsID")
+    if df.empty:
+        raise DataError("no sessions: the file has a header but no rows", path=path, fix=fix)
+
+    def integers(col: str, default: int | None) -> np.ndarray:
+        if col not in df:
+            return np.full(len(df), default, np.int64)
+        values = df[col] if default is None else df[col].where(df[col].str.strip() != "", str(default))
+        num, bad = _as_int64(values)
+        if bad is not None:
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{col} {_describe(df[col].iloc[i])}", path=path, where=f"line {i + 2}, column {col!r}",
+                            fix=REPAIR)
+        return num
+
+    sessions = integers("ID", -1) if "ID" in df else np.arange(len(df), dtype=np.int64)
+    times = integers("Timestamp", -1)
+    users = integers("UserId", None)
     artists = df["ArtistsID"].str.split(",").explode()
     artists = artists[artists.str.strip() != ""]
-    ids = pd.to_numeric(artists, errors="coerce")
-    if ids.isna().any():
-        i = int(ids.index[ids.isna().to_numpy()][0])
-        raise DataError(f"artist id {artists[ids.isna()].iloc[0]!r} is not an integer", path=path,
+    ids, bad = _as_int64(artists)
+    if bad is not None:
+        i = int(artists.index[bad][0])
+        raise DataError(f"artist id {artists[bad].iloc[0]!r} is not an integer", path=path,
                         where=f"line {i + 2}, column 'ArtistsID'", fix="artist ids are comma-separated integers")
-    rows = ids.index.to_numpy()
+    rows = artists.index.to_numpy()
     return pd.DataFrame({
-        "session_id": sessions.fillna(-1).astype(np.int64).to_numpy()[rows],
-        "user_id": users.astype(np.int64).to_numpy()[rows],
-        "timestamp": times.astype(np.int64).to_numpy()[rows],
-        "artist_id": ids.astype(np.int64).to_numpy(),
+        "session_id": sessions[rows],
+        "user_id": users[rows],
+        "timestamp": times[rows],
+        "artist_id": ids,
     })
 
 
@@ -310,29 +481,47 @@ class Music30Data:
                 f"{self.plays['user_id'].nunique():,} users, {len(self.artists):,} artists, folder={str(self.folder)!r})")
 
 
-def read_music30(folder: str | Path) -> Music30Data:
+def read_music30(folder: str | Path, *, drop_unknown_tracks: bool = False) -> Music30Data:
     """Read sessions, tracks and persons from ``folder`` and join plays to artists.
 
-    Plays of tracks missing from tracks.idomaar (or without an artist) are dropped, as the seed's
-    csv had no artist for them.
+    A play of a track missing from tracks.idomaar raises a DataError naming the session, unless
+    ``drop_unknown_tracks``; plays of tracks without an artist are dropped, as the seed's csv had
+    no artist for them.
     """
     folder = Path(folder)
     sessions = read_sessions(folder / FILES["sessions"])
     tracks = read_tracks(folder / FILES["tracks"])
     artists = read_persons(folder / FILES["persons"])
+    unknown = ~np.isin(sessions["track_id"].to_numpy(), tracks["track_id"].to_numpy())
+    if unknown.any() and not drop_unknown_tracks:
+        i = int(np.flatnonzero(unknown)[0])
+        more = f" ({int(unknown.sum())} plays name tracks missing from it)" if unknown.sum() > 1 else ""
+        raise DataError(f"track id {sessions['track_id'].iloc[i]} is not in {FILES['tracks']}{more}",
+                        path=folder / FILES["sessions"],
+                        where=f"session {sessions['session_id'].iloc[i]}, field 'links'",
+                        fix=f"use the {FILES['tracks']} of the same release, or pass drop_unknown_tracks=True "
+                            "to drop those plays")
     links = tracks.loc[tracks["artist_id"] >= 0, ["track_id", "artist_id"]]
     plays = sessions.merge(links, on="track_id", how="inner", sort=False)
     plays = plays.sort_values(["session_id", "position", "artist_id"], kind="mergesort").reset_index(drop=True)
     data = Music30Data(plays, artists, tracks, folder)
     comm = folder / "toy_communities.npy"
     if comm.exists():
-        data.communities = np.load(comm, allow_pickle=False)
+        data.communities = read_matrix(comm, "delete the toy folder to generate it again", ndim=1)
+        if len(data.communities) != len(artists):
+            raise DataError(f"{len(data.communities)} communities for {len(artists)} artists", path=comm,
+                            fix="delete the toy folder to generate it again")
     return data
 
 
-def load_music30(source: str = "toy", *, seed: int = 0, data_home=None, **sizes) -> Music30Data:
-    """The unit-4 data set: ``source="toy"`` (generated, default) or ``"real"`` (the 30Music files)."""
-    return read_music30(dataset_path("music30", source, seed=seed, data_home=data_home, **sizes))
+def load_music30(source: str = "toy", *, seed: int = 0, data_home=None, drop_unknown_tracks: bool = False,
+                 **sizes) -> Music30Data:
+    """The unit-4 data set: ``source="toy"`` (generated, default) or ``"real"`` (the 30Music files).
+
+    ``drop_unknown_tracks``: see :func:`read_music30`.
+    """
+    folder = dataset_path("music30", source, seed=seed, data_home=data_home, **sizes)
+    return read_music30(folder, drop_unknown_tracks=drop_unknown_tracks)
 
 
 # --------------------------------------------------------------------------- toy generator
