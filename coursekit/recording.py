@@ -58,6 +58,12 @@ def record(name: str, value, *, quiet: bool = False):
     return value
 
 
+def is_timing(name: str) -> bool:
+    """Whether a record is a timing (named ``*_s``: seconds, pairs per second, ...). Timings vary
+    from run to run; every other record must be identical when a notebook runs twice."""
+    return str(name).endswith("_s")
+
+
 def read_records(path: str | os.PathLike) -> list[dict]:
     """The records of a ``COURSEKIT_RECORD`` file, in order."""
     with open(path, encoding="utf-8") as fh:
