@@ -96,7 +96,7 @@ def cmd_data(args) -> int:
         home = ds.get_data_home()
         print(f"data home: {home}  (set COURSEKIT_DATA to change it)")
         for spec in ds.list_datasets():
-            present = all((home / spec.name / f.name).exists() for f in spec.files)
+            present = all(f.present(home / spec.name) for f in spec.files)
             how = "download" if spec.downloadable else "manual"
             print(f"  {spec.name:10s} unit {spec.unit}  {'present' if present else 'missing':8s} ({how})  {spec.title}")
         return 0

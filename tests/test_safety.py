@@ -1,4 +1,5 @@
-"""No code from data: the package never calls eval/exec, and pickle only behind an explicit opt-in."""
+"""No code from data: the package never calls eval/exec, pickle only behind an explicit opt-in, and
+archives are unpacked only by the checked extractor (datasets/_archive.py)."""
 
 import ast
 from pathlib import Path
@@ -45,6 +46,8 @@ def scan():
             if name in ("pickle.load", "pickle.loads", "pickle.Unpickler", "joblib.load", "torch.load"):
                 if id(call) not in gate_nodes:
                     problems.append(f"{where}: {name}() outside an opt-in gate")
+            if name.split(".")[-1] in ("extractall", "extract", "unpack_archive") and rel != "datasets/_archive.py":
+                problems.append(f"{where}: {name}() outside datasets/_archive.py (use extract_archive)")
             if not name.split(".")[-1].startswith("load"):
                 continue  # writing object arrays (np.save) runs no code; reading does
             for kw in call.keywords:
@@ -74,9 +77,10 @@ def test_gates_default_to_refusing():
 
 def test_scan_catches_offenders(tmp_path, monkeypatch):
     bad = PACKAGE / "_scan_probe_tmp.py"
-    bad.write_text("import pickle, numpy as np\nx = eval('1')\ny = pickle.load(open('f','rb'))\nz = np.load('f', allow_pickle=True)\n")
+    bad.write_text("import pickle, numpy as np\nx = eval('1')\ny = pickle.load(open('f','rb'))\nz = np.load('f', allow_pickle=True)\n"
+                   "import tarfile\ntarfile.open('a.tar').extractall('x')\n")
     try:
         found = scan()
     finally:
         bad.unlink()
-    assert len([p for p in found if p.startswith("_scan_probe_tmp.py")]) == 3
+    assert len([p for p in found if p.startswith("_scan_probe_tmp.py")]) == 4

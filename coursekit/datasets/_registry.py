@@ -22,11 +22,28 @@ from ._home import get_data_home, get_toy_home
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a data set: its name in the data set folder, and where to get it."""
+    """One file of a data set: its name in the data set folder, and where to get it.
+
+    A file released as an archive (.zip, .tar, .tar.gz/.tgz) sets ``extract=True``: it is
+    downloaded, its sha256 checked, then unpacked safely into the data set folder (the archive is
+    kept, so :func:`verify` can still check it). ``members`` names the files or folders to unpack
+    (all when empty; a non-empty list implies ``extract``); they must all be present for the file to
+    count as there, so a data set placed by hand as an archive is unpacked on the next use.
+    """
 
     name: str
     url: str | None = None
     sha256: str | None = None
+    extract: bool = False
+    members: tuple[str, ...] = ()
+
+    @property
+    def unpacks(self) -> bool:
+        return self.extract or bool(self.members)
+
+    def present(self, folder: Path) -> bool:
+        """Whether this file (and, for an archive, its listed members) is in ``folder``."""
+        return (folder / self.name).exists() and all((folder / m).exists() for m in self.members)
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,12 @@ def real_path(name: str, data_home=None, *, download_if_missing: bool = True) ->
     """
     spec = get_spec(name)
     folder = get_data_home(data_home) / spec.name
-    missing = [f for f in spec.files if not (folder / f.name).exists()]
+    missing = [f for f in spec.files if not f.present(folder)]
+    # Archives already here (placed by hand, or unpacked files deleted): unpack, no network needed.
+    for f in missing:
+        if f.unpacks and (folder / f.name).exists():
+            _unpack(spec, f, folder, downloaded=False)
+    missing = [f for f in missing if not f.present(folder)]
     if not missing:
         return folder
     names = ", ".join(f.name for f in missing)
@@ -99,11 +121,42 @@ def real_path(name: str, data_home=None, *, download_if_missing: bool = True) ->
             f"missing {names}", path=folder, fix=f"run `coursekit data fetch {spec.name}`"
         )
     for f in missing:
-        download_file(
-            f.url, folder / f.name, f.sha256,
-            manual=f"download {f.url} by hand into {folder}",
-        )
+        if f.unpacks:
+            manual = (f"download {f.url} by hand, save it as {folder / f.name} and run "
+                      f"`coursekit data fetch {spec.name}` to unpack it")
+        else:
+            manual = f"download {f.url} by hand into {folder}"
+        download_file(f.url, folder / f.name, f.sha256, manual=manual)
+        if f.unpacks:
+            _unpack(spec, f, folder, downloaded=True)
     return folder
+
+
+def _unpack(spec: DatasetSpec, f: RemoteFile, folder: Path, *, downloaded: bool) -> None:
+    """Unpack the archive ``f`` into ``folder``; a fresh download that fails to unpack is removed."""
+    from ._archive import extract_archive
+    from ._download import sha256_of
+
+    archive = folder / f.name
+    got = sha256_of(archive) if not downloaded and f.sha256 else None
+    if got is not None and got != f.sha256.lower():
+        raise DataError(
+            f"checksum mismatch: expected sha256 {f.sha256}, got {got}",
+            path=archive,
+            fix=f"delete it and run `coursekit data fetch {spec.name}`, or download {f.url} again",
+        )
+    try:
+        extract_archive(archive, folder, members=f.members or None)
+        lacking = [m for m in f.members if not (folder / m).exists()]
+        if lacking:
+            raise DataError(
+                f"the archive has no {', '.join(lacking)}", path=archive,
+                fix="the release changed: check the data set's homepage",
+            )
+    except DataError:
+        if downloaded:
+            archive.unlink(missing_ok=True)
+        raise
 
 
 def fetch(name: str, data_home=None) -> Path:
