@@ -30,7 +30,17 @@ def _npy(name, arr):
     return lambda f: np.save(f / name, arr)
 
 
+def _cut(name, keep=0.5):
+    def breaker(f):
+        data = (f / name).read_bytes()
+        (f / name).write_bytes(data[: int(len(data) * keep)])
+    return breaker
+
+
 CASES = {
+    "truncated matrix": (_cut("resnet50_feature_matrix.npy"), "resnet50_feature_matrix.npy: not a valid .npy file"),
+    "empty matrix file": (_cut("vgg19_feature_matrix.npy", 0), "vgg19_feature_matrix.npy: file is empty"),
+    "id list with text ids": (_text("index2artworkId.json", '["10", "11", "12", "13", "14"]'), "list of integer ids"),
     "missing matrix": (lambda f: (f / "vgg19_feature_matrix.npy").unlink(), "vgg19_feature_matrix.npy: file not found"),
     "empty id list file": (_text("index2artworkId.json", ""), "index2artworkId.json: file is empty"),
     "id list not json": (_text("index2artworkId.json", "[10, 11,"), "index2artworkId.json: not valid JSON"),

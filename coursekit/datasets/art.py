@@ -105,10 +105,13 @@ def read_art(folder: str | Path, *, allow_pickle: bool = False) -> ArtData:
     resnet = read_matrix(folder / FILES["resnet"], fix=MANUAL).astype(np.float32, copy=False)
     vgg = read_matrix(folder / FILES["vgg"], fix=MANUAL).astype(np.float32, copy=False)
     ids_raw = read_json(folder / FILES["ids"], fix=MANUAL)
-    try:
-        ids = np.asarray(ids_raw, dtype=np.int64)
+    try:  # dtype inferred from the JSON values: text, floats, null or booleans are not ids
+        ids = np.asarray(ids_raw)
     except (TypeError, ValueError):
-        raise DataError("expected a list of integer ids", path=folder / FILES["ids"], fix=MANUAL) from None
+        ids = np.asarray([])
+    if not isinstance(ids_raw, list) or not np.issubdtype(ids.dtype, np.integer):
+        raise DataError("expected a list of integer ids", path=folder / FILES["ids"], fix=MANUAL)
+    ids = ids.astype(np.int64)
     if ids.ndim != 1 or len(np.unique(ids)) != len(ids):
         raise DataError("ids must be a flat list without duplicates", path=folder / FILES["ids"], fix=MANUAL)
     for name, mat in (("resnet", resnet), ("vgg", vgg)):
