@@ -139,3 +139,31 @@ def test_bench_quick_rows():
     assert [f"sampling strategy {k}" for k in range(1, 7)] == names[:6]
     assert rows[0].ratio is not None and rows[0].ratio > 1  # vectorised beats the seed-style loop
     assert "counts agree: True" in rows[-1].note
+
+
+def test_packed_bits_match_the_dense_matrix():
+    import scipy.sparse as sp
+
+    from coursekit.sampling.curatornet import _sorted_csr, row_bits
+
+    m = _sorted_csr(sp.random(37, 101, density=0.2, random_state=0, format="csr"))
+    np.testing.assert_array_equal(row_bits(m), np.packbits(m.toarray(), axis=1))
+
+
+@pytest.mark.parametrize("rounds", [16, 0])  # 0: every sample drawn by the exact fallback
+def test_outside_picks_are_uniform_over_free_columns(rounds):
+    import scipy.sparse as sp
+
+    from coursekit.sampling.curatornet import _pick_outside_rows, _sorted_csr
+
+    dense = np.zeros((3, 10), bool)
+    dense[1, [0, 1, 2, 3, 5, 6, 7, 8, 9]] = True  # one free column: rejection needs ~10 draws
+    dense[2, ::2] = True
+    m = _sorted_csr(sp.csr_matrix(dense))
+    rows = np.repeat(np.arange(3), 30_000)
+    cols = _pick_outside_rows(m, rows, np.random.default_rng(0), rounds=rounds)
+    assert not dense[rows, cols].any()
+    for r in range(3):
+        counts = np.bincount(cols[rows == r], minlength=10)[~dense[r]]
+        expected = 30_000 / (~dense[r]).sum()
+        assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected)), (r, counts)

@@ -192,7 +192,48 @@ def _pick_in_rows(m: sp.csr_matrix, rows: np.ndarray, rng: np.random.Generator) 
     return m.indices[start + (rng.random(len(rows)) * length).astype(np.int64)].astype(np.int64)
 
 
-def _pick_outside_rows(m: sp.csr_matrix, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def row_bits(m: sp.csr_matrix) -> np.ndarray:
+    """The stored entries of a sorted CSR as a packed bit table, uint8 (n_rows, ceil(n_cols / 8)):
+    a membership test is then one byte read (UGallery's blocked table: 4.6 MiB)."""
+    n_rows, n_cols = m.shape
+    n_bytes = -(-n_cols // 8)
+    cols = m.indices.astype(np.int64)
+    keys = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(m.indptr)) * n_bytes + (cols >> 3)
+    bits = np.zeros(n_rows * n_bytes, np.uint8)
+    if len(keys):
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])  # keys are sorted
+        bits[keys[starts]] = np.bitwise_or.reduceat((1 << (7 - (cols & 7))).astype(np.uint8), starts)
+    return bits.reshape(n_rows, n_bytes)
+
+
+def _in_bits(bits: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return (bits[rows, cols >> 3] >> (7 - (cols & 7)).astype(np.uint8)) & 1 == 1
+
+
+def _pick_outside_rows(m: sp.csr_matrix, rows: np.ndarray, rng: np.random.Generator, *,
+                       rounds: int = 16) -> np.ndarray:
+    """One uniformly random column *not* stored in each given row (rows must not be full).
+
+    Vectorised rejection against a packed bit table: each round redraws only the samples that
+    hit a stored column, so a row that is 1 % full costs about 1.01 draws per sample. Samples
+    still pending after ``rounds`` rounds (rows that are nearly full) are drawn exactly by
+    :func:`_pick_outside_rows_exact`. Uniform over the free columns either way.
+    """
+    rows = np.asarray(rows, np.int64)
+    bits = row_bits(m)
+    out = rng.integers(0, m.shape[1], len(rows))
+    todo = np.flatnonzero(_in_bits(bits, rows, out))
+    for _ in range(rounds):
+        if len(todo) == 0:
+            return out
+        out[todo] = rng.integers(0, m.shape[1], len(todo))
+        todo = todo[_in_bits(bits, rows[todo], out[todo])]
+    if len(todo):
+        out[todo] = _pick_outside_rows_exact(m, rows[todo], rng)
+    return out
+
+
+def _pick_outside_rows_exact(m: sp.csr_matrix, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One uniformly random column *not* stored in each given row, exactly (no rejection).
 
     The r-th free column of a row is r + (number of stored columns b_j with b_j - j <= r).
