@@ -93,3 +93,13 @@ def real_data_home():
     if home is None:
         pytest.skip("real data not found: set COURSEKIT_DATA to a folder with the real data sets")
     return home
+
+
+@pytest.fixture(scope="session")
+def asos_toy_folder(tmp_path_factory) -> Path:
+    """A small toy ASOS folder (400 users, 200 products, seed 3), shared read-only: copy it to change it."""
+    from coursekit.datasets.asos import make_toy_asos
+
+    folder = tmp_path_factory.mktemp("asos_toy")
+    make_toy_asos(folder, seed=3, n_users=400, n_products=200)
+    return folder

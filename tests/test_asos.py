@@ -22,24 +22,18 @@ from coursekit.datasets.asos import FILES, load_asos, make_toy_asos, read_asos
 TRAIN, VALID, USERS, PRODUCTS = (FILES[k][0] for k in ("train", "valid", "users", "products"))
 
 
-@pytest.fixture(scope="module")
-def toy_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("asos_toy")
-    make_toy_asos(folder, seed=3, n_users=400, n_products=200)
-    return folder
 
-
-def test_toy_files_have_the_real_schema(toy_folder):
-    schema = pq.read_schema(toy_folder / TRAIN)
+def test_toy_files_have_the_real_schema(asos_toy_folder):
+    schema = pq.read_schema(asos_toy_folder / TRAIN)
     assert schema.field("dummyUserId").type == pa.binary()
     assert schema.field("productId").type == pa.int32()
-    first_user = (toy_folder / USERS).read_text().splitlines()[0]
+    first_user = (asos_toy_folder / USERS).read_text().splitlines()[0]
     assert len(first_user) == 20 and first_user.isalnum()  # headerless, one id a line
-    assert len((toy_folder / PRODUCTS).read_text().splitlines()) == 200
+    assert len((asos_toy_folder / PRODUCTS).read_text().splitlines()) == 200
 
 
-def test_toy_loads_with_normalised_ids_and_split_like_the_real_data(toy_folder):
-    data = read_asos(toy_folder)
+def test_toy_loads_with_normalised_ids_and_split_like_the_real_data(asos_toy_folder):
+    data = read_asos(asos_toy_folder)
     assert len(data.users) == 400 and len(data.products) == 200
     assert data.products.dtype == np.int64
     for frame in (data.train, data.valid):
@@ -53,24 +47,24 @@ def test_toy_loads_with_normalised_ids_and_split_like_the_real_data(toy_folder):
     assert not data.train.duplicated().any()
 
 
-def test_toy_has_a_popularity_skew_and_is_reproducible(toy_folder, tmp_path):
-    data = read_asos(toy_folder)
+def test_toy_has_a_popularity_skew_and_is_reproducible(asos_toy_folder, tmp_path):
+    data = read_asos(asos_toy_folder)
     counts = np.sort(data.train.product_id.value_counts().to_numpy())[::-1]
     top_share = counts[: len(data.products) // 10].sum() / counts.sum()
     assert top_share > 0.25  # top 10 % of products: well above their 10 % share under no skew
     make_toy_asos(tmp_path, seed=3, n_users=400, n_products=200)
     for name in (TRAIN, VALID, USERS, PRODUCTS):
-        assert (tmp_path / name).read_bytes() == (toy_folder / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == (asos_toy_folder / name).read_bytes()
 
 
-def test_toy_bytes_do_not_depend_on_the_generator_block_size(toy_folder, tmp_path, monkeypatch):
+def test_toy_bytes_do_not_depend_on_the_generator_block_size(asos_toy_folder, tmp_path, monkeypatch):
     # the generator ranks products in blocks of users to bound memory at real size
     from coursekit.datasets import asos
 
     monkeypatch.setattr(asos, "_TOY_BLOCK", 37)  # 400 users -> 11 blocks, the last one partial
     make_toy_asos(tmp_path, seed=3, n_users=400, n_products=200)
     for name in (TRAIN, VALID, USERS, PRODUCTS):
-        assert (tmp_path / name).read_bytes() == (toy_folder / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == (asos_toy_folder / name).read_bytes()
 
 
 def test_load_asos_toy_uses_the_cache(data_home):
@@ -87,8 +81,8 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_unknown_user_names_file_column_and_id(toy_folder, tmp_path):
-    folder = _copy(toy_folder, tmp_path / "bad")
+def test_unknown_user_names_file_column_and_id(asos_toy_folder, tmp_path):
+    folder = _copy(asos_toy_folder, tmp_path / "bad")
     users = (folder / USERS).read_text().splitlines()
     dropped = users[0]
     (folder / USERS).write_text("\n".join(users[1:]) + "\n")
@@ -98,8 +92,8 @@ def test_unknown_user_names_file_column_and_id(toy_folder, tmp_path):
     assert TRAIN in msg and "'dummyUserId'" in msg and repr(dropped) in msg and "Fix:" in msg
 
 
-def test_unknown_product_in_valid_is_reported(toy_folder, tmp_path):
-    folder = _copy(toy_folder, tmp_path / "bad")
+def test_unknown_product_in_valid_is_reported(asos_toy_folder, tmp_path):
+    folder = _copy(asos_toy_folder, tmp_path / "bad")
     valid = pq.read_table(folder / VALID).to_pandas()
     first = int(valid.productId.iloc[0])
     products = [p for p in (folder / PRODUCTS).read_text().splitlines() if int(p) != first]
@@ -111,15 +105,15 @@ def test_unknown_product_in_valid_is_reported(toy_folder, tmp_path):
         read_asos(folder)
 
 
-def test_non_integer_product_id_is_reported(toy_folder, tmp_path):
-    folder = _copy(toy_folder, tmp_path / "bad")
+def test_non_integer_product_id_is_reported(asos_toy_folder, tmp_path):
+    folder = _copy(asos_toy_folder, tmp_path / "bad")
     (folder / PRODUCTS).write_text("123\nabc\n")
     with pytest.raises(DataError, match=r"dsf_asos_productIds.csv.*integer product ids, found 'abc' \(row 1\)"):
         read_asos(folder)
 
 
-def test_missing_column_and_missing_file(toy_folder, tmp_path):
-    folder = _copy(toy_folder, tmp_path / "bad")
+def test_missing_column_and_missing_file(asos_toy_folder, tmp_path):
+    folder = _copy(asos_toy_folder, tmp_path / "bad")
     pq.write_table(pa.table({"user": [b"a"], "productId": [1]}), folder / TRAIN)
     with pytest.raises(DataError, match=rf"{TRAIN}: expected the columns 'dummyUserId'"):
         read_asos(folder)
@@ -174,9 +168,9 @@ def test_fetch_downloads_and_verifies_the_real_files(real_data_home, empty_data_
     assert (len(data.train), len(data.valid)) == (165_042, 35_567)
 
 
-def test_fetch_rejects_a_wrong_checksum_and_leaves_nothing(toy_folder, tmp_path, empty_data_home,
+def test_fetch_rejects_a_wrong_checksum_and_leaves_nothing(asos_toy_folder, tmp_path, empty_data_home,
                                                            local_server, monkeypatch):
-    served = _copy(toy_folder, tmp_path / "served")
+    served = _copy(asos_toy_folder, tmp_path / "served")
     sums = {n: hashlib.sha256((served / n).read_bytes()).hexdigest() for n in (TRAIN, VALID, USERS, PRODUCTS)}
     sums[VALID] = "0" * 64
     _point_spec_at(monkeypatch, local_server(served), sums)
@@ -201,8 +195,8 @@ def test_real_files_load_with_the_documented_sizes(real_data_home):
     assert set(data.valid.user_id) <= set(data.train.user_id)
 
 
-def test_user_ids_that_are_not_utf8_are_reported(toy_folder, tmp_path):
-    folder = _copy(toy_folder, tmp_path / "bad")
+def test_user_ids_that_are_not_utf8_are_reported(asos_toy_folder, tmp_path):
+    folder = _copy(asos_toy_folder, tmp_path / "bad")
     pq.write_table(pa.table({"dummyUserId": pa.array([b"\xff\xfe"], pa.binary()),
                              "productId": pa.array([1], pa.int32())}), folder / VALID)
     with pytest.raises(DataError, match=rf"{VALID}, column 'dummyUserId': user ids are not UTF-8"):

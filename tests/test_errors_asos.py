@@ -7,7 +7,6 @@ int32 product ids, two headerless csv id lists), breaks one thing, and checks th
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,12 +20,6 @@ from ._errors import assert_clean_error
 
 TRAIN, VALID, USERS, PRODUCTS = (FILES[k][0] for k in ("train", "valid", "users", "products"))
 
-
-@pytest.fixture(scope="module")
-def valid_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("asos_valid")
-    make_toy_asos(folder, seed=3, n_users=400, n_products=200)
-    return folder
 
 
 # --------------------------------------------------------------------------- breakers
@@ -164,9 +157,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_malformed_asos_files(valid_folder, tmp_path, case):
+def test_malformed_asos_files(asos_toy_folder, tmp_path, case):
     folder = tmp_path / "asos"
-    shutil.copytree(valid_folder, folder)
+    shutil.copytree(asos_toy_folder, folder)
     read_asos(folder)  # the valid files load
     breaker, expected = CASES[case]
     breaker(folder)

@@ -167,12 +167,6 @@ SLOW_BECAUSE = {4: "under 10x because both sides are dominated by 200-d distance
 REFERENCES = {1: (_prep_1, _loop_1), 3: (_prep_3, _loop_3), 4: (_prep_4, _loop_4), 5: (_prep_5, _loop_5)}
 
 
-def seed_style_reference(k: int, ctx, n: int, seed: int = 0) -> list:
-    """``n`` samples of strategy ``k`` the seed's way (set-up, then the sampling loop)."""
-    prep, loop = REFERENCES[k]
-    return loop(ctx, prep(ctx), n, random.Random(seed))
-
-
 def time_reference(k: int, ctx, n: int, n_ref: int, seed: int = 0, repeat: int = 3) -> float:
     """Seconds the seed-style reference would take for ``n`` samples: its set-up once plus
     its loop timed on ``n_ref`` samples (best of ``repeat``) and scaled to ``n``."""

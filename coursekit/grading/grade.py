@@ -24,7 +24,6 @@ on top. Hidden test code and hidden assertion messages never appear in feedback.
 from __future__ import annotations
 
 import csv
-import hashlib
 import html
 import os
 import re
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..datasets._io import atomic_write_bytes
 from ..errors import DataError
 from ..notebooks import _environ, check_results, to_html, write_text_atomic
 from .checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED
@@ -59,7 +59,6 @@ class Submission:
     status: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    peak_mb: float = 0.0
     feedback: Path | None = None
     feedback_html: str = field(default="", repr=False)
 
@@ -139,6 +138,10 @@ def _capped_client_class():
         """A NotebookClient that keeps at most ``MAX_CELL_OUTPUT_CHARS`` of output per cell, so a
         print loop cannot fill the grader's memory before the feedback is cut."""
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._ck_used: dict[int, int] = {}  # characters kept per cell index
+
         def output(self, outs, msg, display_id, cell_index):
             used = self._ck_used.get(cell_index, 0)
             left = MAX_CELL_OUTPUT_CHARS - used
@@ -209,7 +212,6 @@ def _execute(nb, cwd: Path, budget: float, memory_mb: float = DEFAULT_MEMORY_MB)
     client = _capped_client_class()(nb, timeout=int(budget), timeout_func=remaining, kernel_name="python3",
                                     allow_errors=True, interrupt_on_timeout=False,
                                     resources={"metadata": {"path": str(cwd)}})
-    client._ck_used = {}
     watch = _MemoryWatch(client, memory_mb)
     watch.start()
     try:
@@ -284,12 +286,11 @@ def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: 
         sub.notes.append(f"exercise {ex} not found (its '# Exercise {ex}' cell and check call are missing)")
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp, \
             _environ(COURSEKIT_STRICT_CHECKS=None, COURSEKIT_RECORD=None, COURSEKIT_NOTEBOOK=path.name):
-        problem, sub.peak_mb = _execute(nb, Path(tmp), timeout, memory_mb)
+        problem, _ = _execute(nb, Path(tmp), timeout, memory_mb)
     for name, original in (protected or {}).items():
         target = Path(name)
-        current = target.read_bytes() if target.exists() else b""
-        if hashlib.sha256(current).digest() != hashlib.sha256(original).digest():
-            write_bytes_atomic(target, original)
+        if not target.exists() or target.read_bytes() != original:
+            atomic_write_bytes(target, original)
             sub.notes.append(f"the submission changed {target.name}; it was restored and did not affect grading")
     if problem:
         sub.notes.append(problem)
@@ -323,17 +324,6 @@ def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: 
     sub.feedback = out_dir / "feedback" / f"{sub.student}.html"
     sub.feedback_html = _feedback_html(nb, sub, exercises)
     return sub
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _find_solution(solutions: Path, unit: str | None, submission: Path) -> Path:
