@@ -11,7 +11,8 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import execute_notebook, to_html, write_text_atomic
+from .errors import DataError
+from .notebooks import execute_notebook, inject_parameters, to_html, write_text_atomic
 from .recording import ENV_RECORD, read_records
 
 
@@ -42,17 +43,28 @@ def build(
     timeout: int = 600,
     save: bool = False,
     progress: bool = True,
+    parameters: dict | None = None,
 ) -> list[dict]:
     """Execute each solution notebook and write ``out/html/<name>.html`` and ``out/html/index.html``.
 
-    Records go to ``out/records.jsonl`` and, when ``COURSEKIT_RECORD`` is set, to that file too.
-    Returns one dict per notebook: notebook, seconds, ok, error, html, records.
+    ``parameters`` ({name: value}) override the notebooks' ``parameters`` cells, papermill-style
+    (``coursekit build --unit 05 -p DATA_SOURCE=real``); every name must exist in every selected
+    notebook, checked before anything runs. Records go to ``out/records.jsonl`` and, when
+    ``COURSEKIT_RECORD`` is set, to that file too. Returns one dict per notebook: notebook,
+    seconds, ok, error, html, records.
     """
     from tqdm.auto import tqdm
 
     from .cli import _solution_paths
 
     paths = _solution_paths(Path(solutions), units)
+    if parameters and save:
+        raise DataError("--save with -p would store another data set's outputs in the solutions",
+                        path=solutions, fix="drop --save when overriding parameters")
+    notebooks = {}
+    for path in paths:  # read and parametrise every notebook first: a typo fails before any run
+        nb = nbformat.read(path, as_version=4)
+        notebooks[path] = inject_parameters(nb, parameters or {}, name=str(path))
     html_dir = Path(out) / "html"
     html_dir.mkdir(parents=True, exist_ok=True)
     user_record = os.environ.get(ENV_RECORD)
@@ -65,12 +77,14 @@ def build(
         entry = {"notebook": path.name, "seconds": 0.0, "ok": True, "error": "", "html": "", "records": {}}
         try:
             nb, seconds = execute_notebook(
-                path, timeout=timeout,
+                notebooks[path], cwd=path.parent, name=path.name, timeout=timeout,
                 env={ENV_RECORD: rec_name, "COURSEKIT_STRICT_CHECKS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
             )
             entry["seconds"] = seconds
             if save:
                 nbformat.write(nb, path)
+            if parameters:
+                entry["parameters"] = dict(parameters)
         except Exception as exc:  # report and go on with the other notebooks
             entry["ok"] = False
             entry["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]

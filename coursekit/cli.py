@@ -30,10 +30,12 @@ def _solution_paths(solutions: Path, units: list[str] | None) -> list[Path]:
 
 def cmd_build(args) -> int:
     from .build import build
+    from .notebooks import parse_parameter
 
+    parameters = dict(parse_parameter(p) for p in args.parameter or [])
     result = build(
         solutions=Path(args.solutions), out=Path(args.out), units=_units(args.unit),
-        timeout=args.timeout, save=args.save,
+        timeout=args.timeout, save=args.save, parameters=parameters,
     )
     failed = [r for r in result if not r["ok"]]
     for r in result:
@@ -172,6 +174,10 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="build", help="output folder (default: build)")
     b.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     b.add_argument("--save", action="store_true", help="also write the executed notebooks back to --solutions")
+    b.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
+                   help="override a name of the notebooks' parameters cell, papermill-style "
+                        "(e.g. -p DATA_SOURCE=real -p SEED=1); VALUE is a Python literal or a plain "
+                        "string; several allowed")
     b.set_defaults(func=cmd_build)
 
     r = sub.add_parser("release", help="build student notebooks from solutions",

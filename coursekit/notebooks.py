@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 
+from .errors import DataError
 from .recording import ENV_NOTEBOOK, ENV_RECORD
 
 STRICT_ENV = "COURSEKIT_STRICT_CHECKS"
@@ -66,6 +68,61 @@ def execute_notebook(
     with _environ(**extra):
         client.execute()
     return nb, time.perf_counter() - start
+
+
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+
+
+def parse_parameter(text: str) -> tuple[str, object]:
+    """``"NAME=VALUE"`` -> (name, value): VALUE is a Python literal (``3``, ``0.5``, ``"real"``,
+    ``[1, 2]``, ``True``) or else taken as a plain string (``DATA_SOURCE=real``). Never evaluated
+    as code."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise DataError(f"parameter {text!r} is not NAME=VALUE", fix="write it as -p DATA_SOURCE=real")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        value = raw.strip()
+    return name, value
+
+
+def parameter_names(nb: nbformat.NotebookNode) -> tuple[int, list[str]]:
+    """(index of the cell tagged ``parameters``, the names it assigns)."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return index, []
+            names = [t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                     for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                     if isinstance(t, ast.Name)]
+            return index, names
+    return -1, []
+
+
+def inject_parameters(nb: nbformat.NotebookNode, parameters: dict, name: str = "notebook") -> nbformat.NotebookNode:
+    """Papermill-style: a cell tagged ``injected-parameters`` after the ``parameters`` cell that
+    sets each name to its value. Unknown names are an error naming the notebook and the names it
+    has (so a typo does not silently run the default)."""
+    if not parameters:
+        return nb
+    index, known = parameter_names(nb)
+    if index < 0:
+        raise DataError("no cell tagged 'parameters'", path=name,
+                        fix="tag the first code cell 'parameters' (View > Cell toolbar > Tags)")
+    unknown = [k for k in parameters if k not in known]
+    if unknown:
+        raise DataError(f"unknown parameter {', '.join(unknown)}", path=name,
+                        fix=f"use one of the names of its parameters cell: {', '.join(known)}")
+    lines = ["# Parameters set by `coursekit build -p`"] + [f"{k} = {v!r}" for k, v in parameters.items()]
+    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell.metadata["tags"] = [INJECTED_TAG]
+    nb.cells.insert(index + 1, cell)
+    return nb
 
 
 def to_html(nb: nbformat.NotebookNode, *, header_html: str = "") -> str:

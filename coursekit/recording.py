@@ -70,10 +70,16 @@ def read_records(path: str | os.PathLike) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def start_notebook(notebook: str, seed: int = 0) -> None:
+def start_notebook(notebook: str, seed: int = 0, data_source: str | None = None) -> None:
     """Call once at the top of a unit: names the notebook for ``record``, starts the runtime
-    clock, seeds Python's and NumPy's global generators and quiets TensorFlow's start-up logs."""
+    clock, seeds Python's and NumPy's global generators, quiets TensorFlow's start-up logs and
+    starts counting claims (``data_source``: the notebook's ``DATA_SOURCE``; claims are enforced
+    on ``"toy"``, see :func:`coursekit.claim`)."""
     import numpy as np
+
+    from .claims import reset_claims
+
+    reset_claims(data_source)
 
     _state["notebook"] = Path(notebook).name
     _state["start"] = time.perf_counter()

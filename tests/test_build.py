@@ -38,3 +38,67 @@ def test_export_summary_from_stored_outputs(tmp_path):
     student = nbformat.read(REPO / "notebooks" / src.name, as_version=4)
     rows = summarise(student)
     assert [r["status"] for r in rows] == ["not attempted"] * 4
+
+
+# --------------------------------------------------------------------------- -p NAME=VALUE
+
+from coursekit.errors import DataError
+from coursekit.notebooks import inject_parameters, parameter_names, parse_parameter
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("DATA_SOURCE=real", ("DATA_SOURCE", "real")),
+    ("DATA_SOURCE='real'", ("DATA_SOURCE", "real")),
+    ("SEED=3", ("SEED", 3)),
+    ("LR = 0.5", ("LR", 0.5)),
+    ("SIZES=[1, 2]", ("SIZES", [1, 2])),
+    ("FLAG=True", ("FLAG", True)),
+    ("CMD=__import__('os').system('x')", ("CMD", "__import__('os').system('x')")),  # a string, never run
+])
+def test_parse_parameter(text, expected):
+    assert parse_parameter(text) == expected
+
+
+@pytest.mark.parametrize("text", ["DATA_SOURCE", "=3", "1X=2", "a.b=1"])
+def test_parse_parameter_rejects_malformed(text):
+    with pytest.raises(DataError, match="NAME=VALUE"):
+        parse_parameter(text)
+
+
+def _param_nb():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"),
+                nbformat.v4.new_code_cell('DATA_SOURCE = "toy"\nSEED: int = 0'),
+                nbformat.v4.new_code_cell("import coursekit\ncoursekit.record('seen', f'{DATA_SOURCE}-{SEED}')")]
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    return nb
+
+
+def test_inject_parameters_after_the_parameters_cell():
+    nb = inject_parameters(_param_nb(), {"DATA_SOURCE": "real", "SEED": 2}, name="x.ipynb")
+    assert parameter_names(nb)[1] == ["DATA_SOURCE", "SEED"]
+    assert nb.cells[2].metadata["tags"] == ["injected-parameters"]
+    assert "DATA_SOURCE = 'real'\nSEED = 2" in nb.cells[2].source
+
+
+def test_unknown_parameter_names_the_notebook_and_the_known_names():
+    with pytest.raises(DataError) as info:
+        inject_parameters(_param_nb(), {"DATA_SORCE": "real"}, name="05_x.ipynb")
+    assert "05_x.ipynb" in str(info.value) and "DATA_SORCE" in str(info.value)
+    assert "DATA_SOURCE, SEED" in str(info.value)
+
+
+def test_build_cli_overrides_parameters(tmp_path, monkeypatch):
+    from coursekit.cli import main
+
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    nbformat.write(_param_nb(), solutions / "01_demo.ipynb")
+    monkeypatch.setenv("COURSEKIT_RECORD", str(tmp_path / "rec.jsonl"))
+    assert main(["build", "--solutions", str(solutions), "--out", str(tmp_path / "b"),
+                 "-p", "DATA_SOURCE=real", "-p", "SEED=7"]) == 0
+    rec = [json.loads(l) for l in (tmp_path / "rec.jsonl").read_text().splitlines()]
+    assert rec == [{"notebook": "01_demo.ipynb", "name": "seen", "value": "real-7"}]
+    # the solution file itself is untouched
+    assert len(nbformat.read(solutions / "01_demo.ipynb", as_version=4).cells) == 3
+    assert main(["build", "--solutions", str(solutions), "--out", str(tmp_path / "b"), "-p", "NOPE=1"]) == 2
