@@ -7,7 +7,7 @@ import pytest
 
 from coursekit import DataError
 from coursekit.datasets import read_art
-from coursekit.datasets.art import FILES
+from coursekit.datasets.art import FILES, TOY_STYLES
 
 from ._errors import assert_clean_error
 
@@ -58,6 +58,12 @@ CASES = {
     "transaction ids not ints": (_text("ground_truth.json", '{"u": ["x"]}'), "ground_truth.json, user 'u': artwork ids must be integers"),
     "transaction id unknown": (_text("ground_truth.json", '{"u": [99]}'), "ground_truth.json, user 'u': artwork id 99 is not in the id list"),
     "transactions missing": (lambda f: (f / "past_transactions.json").unlink(), "past_transactions.json: file not found"),
+    # the toy side file (toy folders only)
+    "toy styles of another length": (_text(TOY_STYLES, "[1, 2]"), "toy_styles.json: expected 5 integer styles"),
+    "toy styles not a list": (_text(TOY_STYLES, '{"a": 1}'), "toy_styles.json: expected 5 integer styles"),
+    "toy styles cut short": (_text(TOY_STYLES, "[1, 2, 3"), "toy_styles.json: not valid JSON"),
+    "toy styles garbage": (lambda f: (f / TOY_STYLES).write_bytes(np.random.default_rng(0).bytes(64)),
+                           "toy_styles.json: not "),
 }
 
 
@@ -70,4 +76,4 @@ def test_malformed_art_assets(tmp_path, case):
     breaker(folder)
     with pytest.raises(DataError) as err:
         read_art(folder)
-    assert_clean_error(err, expected, [folder / name for name in FILES.values()])
+    assert_clean_error(err, expected, [folder / name for name in (*FILES.values(), TOY_STYLES)])

@@ -201,3 +201,43 @@ def test_asos_spec_matches_shared_checksums():
     expected = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line.strip())
     assert {f.name: f.sha256 for f in spec.files} == expected
     assert all(f.url.startswith("https://raw.githubusercontent.com/ASOS/dsf2020/") for f in spec.files)
+
+
+# --------------------------------------------------------------------------- layouts and the toy manifest
+
+def test_ugallery_curatornet_names_count_as_present(tmp_path, monkeypatch, capsys):
+    """The CuratorNet repository's download names the UGallery files inventory.csv, purchases.csv and
+    resnet_embeddings.npy: the registry finds them, and `coursekit data list` says which names it found."""
+    from coursekit import cli
+    from coursekit.datasets.ugallery import CURATORNET_FILES, FILES, make_toy_ugallery
+
+    folder = tmp_path / "ugallery"
+    make_toy_ugallery(folder, seed=1, n_artworks=30, n_artists=5, n_styles=3, n_users=10, emb_dim=4, latent_dim=4)
+    for role, name in FILES.items():
+        (folder / name).rename(folder / CURATORNET_FILES[role])
+    (folder / "ugallery_resnet50_embeddings.npz").rename(folder / "resnet_embeddings.npz")  # as if converted
+    assert ds.real_path("ugallery", tmp_path) == folder
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path))
+    assert cli.main(["data", "list"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("ugallery"))
+    assert "present (CuratorNet names: inventory.csv, purchases.csv, resnet_embeddings.npy)" in line
+    data = ds.load_ugallery("real", data_home=tmp_path)
+    assert data.layout.startswith("CuratorNet names") and data.n_items == 30
+    (folder / "purchases.csv").unlink()
+    assert ds.get_spec("ugallery").status(folder) == "missing"
+    with pytest.raises(DataError, match="missing ugallery_purchases.csv or purchases.csv"):
+        ds.real_path("ugallery", tmp_path)
+
+
+def test_toy_manifest_lists_every_file(tmp_path):
+    folder = ds.toy_path("art", seed=3, data_home=tmp_path, n_artworks=40, n_users=5)
+    manifest = json.loads((folder / _registry.MANIFEST).read_text())
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and p.name != _registry.MANIFEST)
+    assert sorted(manifest["files"]) == files and sum(f.startswith("images/") for f in files) == 40
+    for rel in files:
+        entry = manifest["files"][rel]
+        assert entry == {"size": (folder / rel).stat().st_size,
+                         "sha256": hashlib.sha256((folder / rel).read_bytes()).hexdigest()}
+    assert manifest["dataset"] == "art" and manifest["seed"] == 3
+    assert ds.check_manifest(folder) is None

@@ -150,6 +150,12 @@ CASES = {
     "product csv with a header": (_edit_lines(PRODUCTS, lambda ls: ["productId"] + ls),
                                   f"{PRODUCTS}, line 1: found the header 'productId'"),
     "user csv not utf-8": (_edit_bytes(USERS, _not_utf8), f"{USERS}, line 10: not UTF-8 text (byte 0xe9)"),
+    "parquet footer length damaged": (_edit_bytes(TRAIN, lambda b: b[:-6] + bytes([b[-6] ^ 0xFF]) + b[-5:]),
+                                      f"{TRAIN}: damaged parquet file"),
+    "parquet of random bytes": (_write(VALID, b"PAR1" + np.random.default_rng(0).bytes(300) + b"PAR1"),
+                                f"{VALID}: damaged parquet file"),
+    "product csv of random bytes": (_write(PRODUCTS, np.random.default_rng(1).bytes(300)),
+                                    f"{PRODUCTS}, line "),
     "another data set in the folder": (_another_data_set,
                                        f"{TRAIN}: file not found, nor any other ASOS file: the folder holds "
                                        "ugallery_inventory.csv, ugallery_purchases.csv"),

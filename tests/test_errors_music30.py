@@ -4,6 +4,7 @@ import gzip
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 from coursekit import DataError
@@ -113,11 +114,7 @@ CASES = {
         "sessions.idomaar, line 2, field 'links': track id is missing (empty, null or NaN)"),
     "null user id": (_line(S, 2, lambda ln: re.sub(r'"type":"user","id":\d+', '"type":"user","id":null', ln)),
                      "sessions.idomaar, line 2, field 'links': user id is missing"),
-    # uniqueness and the catalogue
-    "repeated track id": (_both(_field(T, 1, 1, "5"), _field(T, 2, 1, "5")),
-                          "tracks.idomaar, line 2, field 'id': track id 5 is repeated (already on line 1)"),
-    "repeated artist id": (_both(_field(P, 2, 1, "7"), _field(P, 4, 1, "7")),
-                           "persons.idomaar, line 4, field 'id': person id 7 is repeated (already on line 2)"),
+    # the catalogue (repeated ids are not errors: the first record wins, see test_u4_music30)
     "track not in the catalogue": (
         _line(S, 1, lambda ln: re.sub(r'"type":"track","id":\d+', '"type":"track","id":999999999', ln, count=1)),
         "sessions.idomaar, session 1000, field 'links': track id 999999999 is not in tracks.idomaar"),
@@ -131,6 +128,15 @@ CASES = {
     "file cut mid-record": (_cut_line_2('"objects":[', 20),
                             "sessions.idomaar, line 2, field 'links': invalid JSON, the value stops early: is the file cut short?"),
     "gzip instead of text": (_bytes(S, gzip.compress), "sessions.idomaar: gzip-compressed or archive data, not idomaar text"),
+    "tracks cut mid-record": (_lines(T, lambda ls: ls[:2] + [ls[2][: ls[2].index('"artists"') + 12]]),
+                              "tracks.idomaar, line 3, field 'links': invalid JSON, the value stops early"),
+    "flipped byte in a name": (_bytes(P, lambda b: b[:b.index(b'"name":"') + 9] + bytes([b[b.index(b'"name":"') + 9] ^ 0xFF])
+                                      + b[b.index(b'"name":"') + 10:]),
+                               "persons.idomaar, line 1: byte 0x"),
+    "toy communities cut short": (_bytes("toy_communities.npy", lambda b: b[: len(b) // 2]),
+                                  "toy_communities.npy: not a valid .npy file"),
+    "toy communities of another size": (lambda f: np.save(f / "toy_communities.npy", np.arange(3)),
+                                        "toy_communities.npy: 3 communities (int64) for 15 artists"),
     "corrupt gzip csv": (_gzip_csv_cut, "sessions.csv.gz: cannot decompress the file"),
 }
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from coursekit import DataError
-from coursekit.datasets.ugallery import FILES, SAFE_EMBEDDINGS, make_toy_ugallery, read_ugallery
+from coursekit.datasets.ugallery import (CURATORNET_FILES, FILES, SAFE_EMBEDDINGS, TOY_LOOKS, make_toy_ugallery,
+                                         read_ugallery)
 
 from ._errors import assert_clean_error
 
@@ -87,6 +88,33 @@ def _object_npy(edit=None, *, allow_pickle=True):
     return breaker
 
 
+def _flip(name):
+    def breaker(f):
+        data = bytearray((f / name).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (f / name).write_bytes(bytes(data))
+    return breaker
+
+
+def _rewrite_looks(edit):
+    def breaker(f):
+        with np.load(f / TOY_LOOKS) as z:
+            arrays = edit({k: z[k] for k in z.files})
+        np.savez(f / TOY_LOOKS, **arrays)
+    return breaker
+
+
+def _curatornet_names(drop=None):
+    """Rename the files as the CuratorNet repository's download names them (and drop one)."""
+    def breaker(f):
+        for role, name in FILES.items():
+            (f / name).rename(f / CURATORNET_FILES[role])
+        (f / SAFE_EMBEDDINGS).rename(f / CURATORNET_FILES["embeddings"].replace(".npy", ".npz"))
+        if drop:
+            (f / CURATORNET_FILES[drop]).unlink()
+    return breaker
+
+
 def _ragged_vectors(f):
     arr = np.load(f / NPY, allow_pickle=True)
     arr[5, 1] = arr[5, 1][:-1]
@@ -138,6 +166,19 @@ CASES = {
                             f"{SAFE_EMBEDDINGS}: missing array(s) ['vectors']"),
     "NaN in an embedding": (_npz(_nan_vector), f"{SAFE_EMBEDDINGS}, row 7: NaN or infinite values"),
     "duplicate embedding id": (_npz(_duplicate_embedding), f"{SAFE_EMBEDDINGS}, row 9: artwork "),
+    # the toy side file (unit 2's rendered looks): damage is a DataError, never a numpy or zip error
+    "toy looks cut short": (_cut(TOY_LOOKS), f"{TOY_LOOKS}: not a valid .npz archive: truncated or damaged"),
+    "toy looks empty": (lambda f: (f / TOY_LOOKS).write_bytes(b"") and None, f"{TOY_LOOKS}: file is empty"),
+    "toy looks flipped byte": (_flip(TOY_LOOKS), f"{TOY_LOOKS}: not a valid .npz archive: truncated or damaged"),
+    "toy looks garbage": (lambda f: (f / TOY_LOOKS).write_bytes(np.random.default_rng(0).bytes(900)) and None,
+                          f"{TOY_LOOKS}: not a .npz archive"),
+    "toy looks without jitter": (_rewrite_looks(lambda z: {k: v for k, v in z.items() if k != "jitter"}),
+                                 f"{TOY_LOOKS}: missing array(s) ['jitter']"),
+    "toy looks of other artworks": (_rewrite_looks(lambda z: {**z, "ids": np.char.add(z["ids"].astype(str), "x")}),
+                                    f"{TOY_LOOKS}: artwork "),
+    # the CuratorNet download's names: a missing file names both
+    "CuratorNet names, purchases missing": (_curatornet_names(drop="purchases"),
+                                            f"{PUR}: file not found (nor purchases.csv, its name in the CuratorNet"),
 }
 
 
@@ -151,5 +192,31 @@ def test_malformed_ugallery_files(tmp_path, case):
     warns = pytest.warns(UserWarning, match="pickle") if kwargs.get("allow_pickle") else nullcontext()
     with warns, pytest.raises(DataError) as err:
         read_ugallery(folder, **kwargs)
-    assert_clean_error(err, expected, [folder / n for n in (*FILES.values(), SAFE_EMBEDDINGS)])
+    assert_clean_error(err, expected, [folder / n for n in (*FILES.values(), SAFE_EMBEDDINGS, TOY_LOOKS)])
+
+
+def test_curatornet_file_names_load_the_same_data(tmp_path):
+    """The CuratorNet repository saves the files as inventory.csv, purchases.csv and
+    resnet_embeddings.npy: the same data loads, and the object says which names it found."""
+    folder = tmp_path / "ugallery"
+    make_toy_ugallery(folder, seed=1, **TINY)
+    seed_names = read_ugallery(folder)
+    assert seed_names.layout.startswith("UGallery names: ugallery_inventory.csv")
+    _curatornet_names()(folder)
+    data = read_ugallery(folder)
+    assert data.layout == "CuratorNet names: inventory.csv, purchases.csv, resnet_embeddings.npy"
+    assert "CuratorNet names" in repr(data)
+    assert np.array_equal(data.embeddings, seed_names.embeddings)
+    assert np.array_equal(data.purchase_items, seed_names.purchase_items)
+    # only the release's object .npy under its CuratorNet name: converted beside it, behind the opt-in
+    (folder / "resnet_embeddings.npz").unlink()
+    with pytest.raises(DataError, match="resnet_embeddings.npy: holds Python objects"):
+        read_ugallery(folder)
+    with pytest.warns(UserWarning, match="pickle"):
+        assert np.array_equal(read_ugallery(folder, allow_pickle=True).embeddings, seed_names.embeddings)
+    assert (folder / "resnet_embeddings.npz").exists() and not (folder / SAFE_EMBEDDINGS).exists()
+    # one file under the other name: read, and said to be mixed
+    (folder / "inventory.csv").rename(folder / FILES["inventory"])
+    assert read_ugallery(folder).layout == ("mixed names: ugallery_inventory.csv, purchases.csv, "
+                                            "resnet_embeddings.npy")
 

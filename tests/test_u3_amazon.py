@@ -104,6 +104,34 @@ def test_metadata_both_schemas(tmp_path):
     assert list(zip(links["asin"], links["other"])) == [("A1", "A2"), ("A1", "A3"), ("A2", "A1")]
 
 
+def test_top_level_only_categories_fall_back_then_drop_with_one_warning(tmp_path):
+    path = _gz(tmp_path / FILES["meta"], [
+        "{'asin': 'A1', 'categories': [['Musical Instruments', 'Guitars']]}",
+        "{'asin': 'A2', 'categories': [['Toys & Games']]}",  # only the top level: no sub-category
+        # the first path is top level only: the deepest other path gives the sub-category
+        "{'asin': 'A3', 'categories': [['Toys & Games'], ['Musical Instruments', 'Keyboards', 'Synths'], "
+        "['Musical Instruments', 'Drums']]}",
+        "{'asin': 'A4', 'title': 'no categories'}",
+        "{'asin': 'A5', 'categories': [['Musical Instruments'], ['Toys & Games']]}",
+    ])
+    items, _ = read_metadata(path)
+    assert items["sub_category"].tolist() == ["Guitars", "", "Keyboards", "", ""]
+    assert items["category_depth"].tolist() == [2, 1, 3, 0, 1]
+    write_image_features(tmp_path / FILES["features"], [f"A{i}" for i in range(1, 6)], np.ones((5, DIM), np.float32))
+    with pytest.warns(UserWarning) as record:
+        data = read_amazon(tmp_path, dim=DIM)
+    assert len(record) == 1 and (
+        "3 of 5 products are dropped because they have no sub-category (2 have only top-level category paths such "
+        "as [['Toys & Games']], 1 no category at all)") in str(record[0].message)
+    assert data.asins.tolist() == ["A1", "A3"] and data.sub_category.tolist() == ["Guitars", "Keyboards"]
+    assert data.dropped == {"no sub-category: only top-level category paths": 2,
+                            "no sub-category: no category at all": 1, "feature records not used": 3}
+    assert data.summary()["dropped: no sub-category: only top-level category paths"] == 2
+    assert "3 products or records dropped" not in repr(data) and "6 products or records dropped" in repr(data)
+    kept = read_amazon(tmp_path, dim=DIM, require_category=False)  # no warning: nothing dropped for it
+    assert kept.asins.tolist() == ["A1", "A2", "A3", "A4", "A5"] and kept.dropped == {}
+
+
 def test_bad_metadata_line_names_file_and_line(tmp_path):
     path = _gz(tmp_path / "bad.json.gz", ["{'asin': 'A1'}", "{'asin': 'A2', 'related': {'also_bought': [}"])
     with pytest.raises(DataError) as err:

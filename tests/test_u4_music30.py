@@ -7,17 +7,21 @@ from coursekit import DataError
 from coursekit.datasets.music30 import (load_music30, read_music30, read_persons, read_session_csv,
                                         read_sessions, read_tracks)
 
+# the real record shapes: plays carry playstart (seconds from the session start), playtime,
+# playratio (may be null) and action; durations are milliseconds; track names are Artist/_/Title
 SESSIONS = (
     'session\t10\t1390585201\t{"numtracks":2,"playtime":300}\t{"subjects":[{"type":"user","id":44361}],'
     '"objects":[{"type":"track","id":7,"playstart":0,"playtime":169,"playratio":1.0,"action":"play"},'
-    '{"type":"track","id":8,"playstart":169,"playtime":131,"playratio":0.9,"action":"play"}]}\n'
+    '{"type":"track","id":8,"playstart":169,"playtime":131,"playratio":null,"action":"skip"}]}\n'
     'session\t11\t1390600000\t{"numtracks":1}\t{"subjects":[{"type":"user","id":5}],'
     '"objects":[{"type":"track","id":8}]}\n'
 )
 TRACKS = (
-    'track\t7\t-1\t{"duration":169,"name":"Dirty+Paws"}\t{"artists":[{"type":"person","id":77}],"albums":[]}\n'
-    'track\t8\t-1\t{"duration":131,"name":"Duet"}\t{"artists":[{"type":"person","id":78},{"type":"person","id":77}]}\n'
-    'track\t9\t-1\t{"name":"Orphan"}\n'
+    'track\t7\t-1\t{"duration":169000,"playcount":-1,"MBID":null,"name":"Of+Monsters+and+Men/_/Dirty+Paws"}'
+    '\t{"artists":[{"type":"person","id":77}],"albums":[],"tags":[]}\n'
+    'track\t8\t-1\t{"duration":131000,"name":"Caf%C3%A9+Tacvba/_/Duet+%2B+Co"}'
+    '\t{"artists":[{"type":"person","id":78},{"type":"person","id":77}]}\n'
+    'track\t9\t-1\t{"duration":-1,"name":"Orphan"}\n'
 )
 PERSONS = 'person\t77\t-1\t{"MBID":null,"name":"Of+Monsters+and+Men"}\nperson\t78\t-1\t{"name":"Caf%C3%A9+Tacvba"}\n'
 
@@ -32,17 +36,57 @@ def music_dir(tmp_path):
 
 def test_read_sessions(music_dir):
     s = read_sessions(music_dir / "sessions.idomaar")
-    assert s.columns.tolist() == ["session_id", "user_id", "timestamp", "track_id", "position", "playtime"]
-    assert s.values.tolist() == [[10, 44361, 1390585201, 7, 0, 169], [10, 44361, 1390585201, 8, 1, 131],
-                                 [11, 5, 1390600000, 8, 0, -1]]
+    assert s.columns.tolist() == ["session_id", "user_id", "timestamp", "track_id", "position", "playstart",
+                                  "playtime", "playratio", "action"]
+    ints = ["session_id", "user_id", "timestamp", "track_id", "position", "playstart", "playtime"]
+    # a play's time is its session's timestamp plus its playstart (the session's own time without one)
+    assert s[ints].values.tolist() == [[10, 44361, 1390585201, 7, 0, 0, 169],
+                                       [10, 44361, 1390585201 + 169, 8, 1, 169, 131],
+                                       [11, 5, 1390600000, 8, 0, -1, -1]]
+    assert s["playratio"].tolist()[0] == 1.0 and s["playratio"].isna().tolist() == [False, True, True]
+    assert s["action"].tolist()[:2] == ["play", "skip"] and s["action"].isna().tolist() == [False, False, True]
 
 
 def test_read_tracks_and_persons(music_dir):
     t = read_tracks(music_dir / "tracks.idomaar")
-    assert t[["track_id", "artist_id"]].values.tolist() == [[7, 77], [8, 77], [8, 78], [9, -1]]
-    assert t["name"].tolist()[0] == "Dirty Paws"
+    assert t[["track_id", "artist_id", "duration_ms"]].values.tolist() == [
+        [7, 77, 169000], [8, 77, 131000], [8, 78, 131000], [9, -1, -1]]
+    # Artist/_/Title, URL-encoded: the title, decoded (%2B is a literal +)
+    assert t["name"].tolist() == ["Dirty Paws", "Duet + Co", "Duet + Co", "Orphan"]
     p = read_persons(music_dir / "persons.idomaar")
     assert p.values.tolist() == [[77, "Of Monsters and Men"], [78, "Café Tacvba"]]
+
+
+def test_repeated_track_ids_keep_the_first_record_with_one_warning(music_dir):
+    # as in the release (5,675,143 track lines for 4,519,105 ids): an id again, even with another
+    # first artist, three times over, and a repeat of the orphan
+    lines = TRACKS.splitlines(keepends=True)
+    again = [lines[0].replace('"id":77', '"id":78'), lines[1], lines[0], lines[2]]
+    (music_dir / "tracks.idomaar").write_text("".join(lines + again))
+    with pytest.warns(UserWarning) as record:
+        t = read_tracks(music_dir / "tracks.idomaar")
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1, messages
+    assert "tracks.idomaar: 4 of 7 track records repeat an id already read (3 distinct ids; " \
+           "first: id 7 on line 4, already on line 1)" in messages[0]
+    assert t[["track_id", "artist_id"]].values.tolist() == [[7, 77], [8, 77], [8, 78], [9, -1]]  # the first wins
+    with pytest.warns(UserWarning, match="4 of 7 track records"):
+        data = read_music30(music_dir)
+    assert data.repeated == {"sessions.idomaar": 0, "tracks.idomaar": 4, "persons.idomaar": 0}
+    assert data.summary()["repeated records dropped from tracks.idomaar"] == 4
+    assert "4 repeated records dropped from tracks.idomaar" in repr(data)
+    assert data.user_artist_counts()["plays"].sum() == 5  # as without the repeats
+
+
+def test_duplicated_sessions_are_dropped_not_counted_twice(music_dir):
+    once = read_music30(music_dir).user_artist_counts()
+    lines = SESSIONS.splitlines(keepends=True)
+    (music_dir / "sessions.idomaar").write_text("".join(line for line in lines for _ in (0, 1)))  # every line twice
+    with pytest.warns(UserWarning, match=r"sessions.idomaar: 2 of 4 session records repeat an id already read "
+                                         r"\(2 distinct ids; first: id 10 on line 2, already on line 1\)"):
+        data = read_music30(music_dir)
+    pd.testing.assert_frame_equal(data.user_artist_counts(), once)
+    assert data.repeated["sessions.idomaar"] == 2 and len(data.plays) == 5
 
 
 def test_read_music30_joins_plays_to_artists(music_dir):
@@ -115,3 +159,15 @@ def test_chunked_reading_gives_the_same_table_and_true_line_numbers(music_dir, m
     path.write_text(SESSIONS + 'session\t12\t5\t{}\t{"subjects":[{"type":"user","id":1}],"objects":[{"type":"track","id":"x"}]}\n')
     with pytest.raises(DataError, match="line 3, field 'links'"):
         read_sessions(path)
+
+
+def test_release_session_lines_with_a_space_before_the_links(tmp_path):
+    # the release writes 'event.session' and often a space, not a tab, between properties and links
+    path = tmp_path / "sessions.idomaar"
+    path.write_text(
+        'event.session\t287144\t1390585201\t{"numtracks":2,"playtime":338} {"subjects":[{"type":"user","id":44361}],'
+        '"objects":[{"type":"track","id":3006631,"playstart":0,"playtime":169,"playratio":1.0,"action":"play"},'
+        '{"type":"track","id":3006632,"playstart":169,"playtime":169,"playratio":null,"action":"play"}]}\n')
+    s = read_sessions(path)
+    assert s["timestamp"].tolist() == [1390585201, 1390585201 + 169]
+    assert s["track_id"].tolist() == [3006631, 3006632] and s["playratio"].isna().tolist() == [False, True]

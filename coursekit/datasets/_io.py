@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,8 @@ def read_json(path, fix: str):
         ) from None
     except UnicodeDecodeError:
         raise DataError("not UTF-8 text", path=path, fix=fix) from None
+    except RecursionError:
+        raise DataError("not valid JSON (nested too deeply)", path=path, fix=fix) from None
 
 
 def read_matrix(path, fix: str, *, ndim: int = 2, allow_pickle: bool = False) -> np.ndarray:
@@ -66,9 +70,10 @@ def read_matrix(path, fix: str, *, ndim: int = 2, allow_pickle: bool = False) ->
                 path=path,
                 fix="convert it to a numeric array, or load it with allow_pickle=True if you trust it",
             ) from None
-        raise DataError(f"not a valid .npy file ({exc})", path=path, fix=fix) from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"not a valid .npy file ({exc})", path=path, fix=fix) from None
+        raise DataError(f"not a valid .npy file ({_one_line(exc)})", path=path, fix=fix) from None
+    except (OSError, EOFError, SyntaxError, TypeError, MemoryError, OverflowError) as exc:
+        raise DataError(f"not a valid .npy file ({type(exc).__name__}: {_one_line(exc)})", path=path,
+                        fix=fix) from None
     if arr.ndim != ndim or not np.issubdtype(arr.dtype, np.number):
         raise DataError(
             f"expected a {ndim}-d numeric array, found shape {arr.shape} dtype {arr.dtype}",
@@ -79,6 +84,39 @@ def read_matrix(path, fix: str, *, ndim: int = 2, allow_pickle: bool = False) ->
         bad = int(np.argwhere(~np.isfinite(arr))[0][0])
         raise DataError(f"row {bad} holds NaN or infinite values", path=path, fix=fix)
     return arr
+
+
+def _one_line(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_NPZ_ERRORS = (ValueError, OSError, EOFError, KeyError, SyntaxError, TypeError, MemoryError, OverflowError,
+               zipfile.BadZipFile, zlib.error)
+
+
+def read_npz(path, keys, fix: str) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of an ``.npz`` archive, read without pickle into memory.
+
+    Every kind of damage (not a zip, truncated, a flipped byte caught by the zip CRC, a member
+    that is not a valid ``.npy``, object arrays, a missing key) is a one-line DataError.
+    """
+    path = require_file(path, fix)
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise DataError("not a .npz archive (it does not start like a zip file)", path=path, fix=fix)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            absent = [k for k in keys if k not in z.files]
+            if absent:
+                raise DataError(f"missing array(s) {absent}; found {z.files}", path=path, fix=fix)
+            return {k: z[k] for k in keys}
+    except DataError:
+        raise
+    except _NPZ_ERRORS as exc:
+        what = "holds Python objects (pickle)" if "allow_pickle" in str(exc) else \
+            f"truncated or damaged ({type(exc).__name__}: {_one_line(exc)})"
+        raise DataError(f"not a valid .npz archive: {what}", path=path, fix=fix) from None
 
 
 def _pickle_opt_in(path, allow_pickle: bool, what: str, convert_to: str, fix: str) -> Path:

@@ -36,14 +36,27 @@ class RemoteFile:
     sha256: str | None = None
     extract: bool = False
     members: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other names the same content is shared under (another layout)
 
     @property
     def unpacks(self) -> bool:
         return self.extract or bool(self.members)
 
+    def found(self, folder: Path) -> str | None:
+        """The name this file has in ``folder`` (``name`` first, then its aliases), or None."""
+        if all((folder / m).exists() for m in self.members):
+            for candidate in (self.name, *self.aliases):
+                if (folder / candidate).exists():
+                    return candidate
+        return None
+
     def present(self, folder: Path) -> bool:
-        """Whether this file (and, for an archive, its listed members) is in ``folder``."""
-        return (folder / self.name).exists() and all((folder / m).exists() for m in self.members)
+        """Whether this file (under its name or an alias; for an archive, with its listed members)
+        is in ``folder``."""
+        return self.found(folder) is not None
+
+    def label(self) -> str:
+        return " or ".join((self.name, *self.aliases))
 
 
 @dataclass(frozen=True)
@@ -58,10 +71,19 @@ class DatasetSpec:
     manual: str | None = None  # instructions when the files cannot be downloaded automatically
     toy: Callable[..., None] | None = field(default=None, compare=False, repr=False)
     toy_version: int = 1
+    # ``layout(folder) -> str``: which of several accepted file layouts a folder holds (for
+    # `coursekit data list` and messages); None when the data set has one layout
+    layout: Callable[[Path], str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def downloadable(self) -> bool:
         return self.manual is None and all(f.url for f in self.files)
+
+    def status(self, folder: Path) -> str:
+        """"present", "missing" or "present (<layout>)" for the real files in ``folder``."""
+        if not all(f.present(folder) for f in self.files):
+            return "missing"
+        return f"present ({self.layout(folder)})" if self.layout is not None else "present"
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -109,7 +131,7 @@ def real_path(name: str, data_home=None, *, download_if_missing: bool = True) ->
     missing = [f for f in missing if not f.present(folder)]
     if not missing:
         return folder
-    names = ", ".join(f.name for f in missing)
+    names = ", ".join(f.label() for f in missing)
     if not spec.downloadable:
         raise DataError(
             f"missing {names}",
@@ -178,11 +200,66 @@ def verify(name: str, data_home=None) -> dict[str, bool]:
     return result
 
 
+MANIFEST = "toy_manifest.json"  # written last into every generated toy folder
+
+
+def _toy_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def write_manifest(folder: Path, **about) -> None:
+    """Record the size and sha256 of every file of a freshly generated toy folder in ``MANIFEST``.
+
+    No times or paths outside the folder go in, so the same seed and sizes give the same bytes.
+    """
+    from ._download import sha256_of
+    from ._io import write_json
+
+    files = {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": sha256_of(p)}
+             for p in _toy_files(folder)}
+    write_json(folder / MANIFEST, {"format": 1, **about, "files": files})
+
+
+def check_manifest(folder: Path) -> str | None:
+    """None when every file the manifest lists is in ``folder`` with its size and sha256, else what
+    is wrong (one line). Sizes are checked first (a stat per file), hashes only if they all match."""
+    from ._download import sha256_of
+
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_bytes())
+        files = manifest["files"]
+        entries = [(rel, int(e["size"]), str(e["sha256"])) for rel, e in files.items()]
+    except FileNotFoundError:
+        return f"{MANIFEST} is missing"
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return f"{MANIFEST} is damaged"
+    if not entries:
+        return f"{MANIFEST} lists no file"
+    for rel, size, _ in entries:
+        try:
+            got = (folder / rel).stat().st_size
+        except OSError:
+            return f"{rel} is missing"
+        if got != size:
+            return f"{rel} has {got} bytes, {size} when generated"
+    for rel, _, digest in entries:
+        try:
+            if sha256_of(folder / rel) != digest:
+                return f"{rel} changed since it was generated (sha256 differs)"
+        except OSError as exc:
+            return f"{rel} cannot be read ({exc.strerror or exc})"
+    return None
+
+
 def toy_path(name: str, seed: int = 0, data_home=None, **sizes) -> Path:
     """The folder of the toy version of ``name`` for ``seed``, generated on first use.
 
-    The generator writes the real file formats into a temporary folder that is renamed into place
-    only when complete; the same seed and sizes give the same bytes.
+    The generator writes the real file formats into a temporary folder, then a manifest (size and
+    sha256 of every file); the folder is renamed into place only when complete, and the same seed
+    and sizes give the same bytes. Each call checks the folder against its manifest: a folder that
+    is damaged (a file truncated, emptied, deleted or changed) or that has no manifest (written by
+    an older kit) is generated again beside it and swapped in with renames, so processes loading the
+    same toy data at the same time never see a half-written folder.
     """
     spec = get_spec(name)
     if spec.toy is None:
@@ -194,20 +271,56 @@ def toy_path(name: str, seed: int = 0, data_home=None, **sizes) -> Path:
     root = get_toy_home(data_home)
     folder = root / tag
     if folder.exists():
-        return folder
+        problem = check_manifest(folder)
+        if problem is None:
+            return folder
+        if not problem.startswith(MANIFEST + " is missing"):  # a cache of an older kit: no news
+            import warnings
+
+            warnings.warn(f"toy data in {folder} is damaged ({problem}): generating it again", stacklevel=2)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{tag}.", dir=root))
+    trash = None
     try:
         spec.toy(tmp, seed=int(seed), **sizes)
+        write_manifest(tmp, dataset=spec.name, toy_version=spec.toy_version, seed=int(seed), sizes=sizes)
+        if folder.exists():
+            if check_manifest(folder) is None:  # another process repaired it meanwhile
+                return folder
+            trash = Path(tempfile.mkdtemp(prefix=f".{tag}.damaged.", dir=root))
+            try:
+                os.replace(folder, trash / "old")  # one rename: readers see the old folder or none
+            except FileNotFoundError:
+                pass  # another process moved it away first
         try:
             os.replace(tmp, folder)
         except OSError:
             if not folder.exists():  # another process may have won the race
                 raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, trash):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
     return folder
+
+
+def load_verified(name: str, source: str, read: Callable[[Path], object], *, seed: int = 0, data_home=None,
+                  **sizes):
+    """``read(dataset_path(...))``; for toy data a DataError from ``read`` checks the folder against
+    its manifest again (regenerating it if damaged, e.g. by a file changed after the check) and reads
+    once more; a second failure names the folder to delete."""
+    folder = dataset_path(name, source, seed=seed, data_home=data_home, **sizes)
+    if source != "toy":
+        return read(folder)
+    try:
+        return read(folder)
+    except DataError:
+        folder = toy_path(name, seed=seed, data_home=data_home, **sizes)
+    try:
+        return read(folder)
+    except DataError as err:
+        raise DataError(err.detail, path=err.path, where=err.where,
+                        fix=f"delete the folder {folder} and the toy data is generated again") from None
 
 
 def dataset_path(name: str, source: str = "toy", *, seed: int = 0, data_home=None, **sizes) -> Path:

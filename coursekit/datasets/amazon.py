@@ -10,6 +10,10 @@ Real layout (``<data home>/amazon/``), as McAuley et al. released it::
                                               'categories': [['Musical Instruments', 'Guitars']],
                                               'imUrl': 'http://...'}
 
+``categories`` is a list of category paths, top level first (``[['Musical Instruments',
+'Instrument Accessories', 'Guitar & Bass Accessories', ...], ...]``); the unit's sub-category is
+the second level. Some products have only top-level paths (``[['Toys & Games']]``) or none.
+
 The later (2018) releases write strict JSON lines instead (``"also_buy"``, ``"category"``);
 :func:`iter_metadata` reads both. Python literals are parsed with :func:`ast.literal_eval`, which
 accepts only literals: ``eval`` would run any code a line of the file holds.
@@ -36,8 +40,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..images import render_artwork, save_png, style_look
-from ._io import require_file
-from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+from ._io import read_json, read_matrix, require_file
+from ._registry import DatasetSpec, RemoteFile, load_verified, register
 
 FILES = {
     "features": "image_features_Musical_Instruments.b",
@@ -308,13 +312,21 @@ def _str_list(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _sub_category(item: dict) -> str:
+def _sub_category(item: dict) -> tuple[str, int]:
+    """(sub-category, depth of the deepest category path): the second level of the first path when
+    it has one, else the second level of the deepest other path, else ``""``."""
     cats = _field(item, "categories", lambda v: isinstance(v, list) and all(map(_str_list, v)),
                   "a list of category paths (lists of strings)")
-    if cats and len(cats[0]) >= 2:  # 2014: [['Musical Instruments', 'Guitars', ...], ...]
-        return cats[0][1]
-    cats = _field(item, "category", _str_list, "a list of strings")  # 2018: ['Musical Instruments', ...]
-    return cats[1] if cats and len(cats) >= 2 else ""
+    if cats:  # 2014: [['Musical Instruments', 'Guitars', ...], ...]
+        depth = max(map(len, cats))
+        if len(cats[0]) >= 2:
+            return cats[0][1], depth
+        if depth >= 2:  # the first path is top level only, e.g. [['Toys & Games'], [..., 'Guitars']]
+            return next(path for path in cats if len(path) == depth)[1], depth
+    flat = _field(item, "category", _str_list, "a list of strings")  # 2018: ['Musical Instruments', ...]
+    if flat and len(flat) >= 2:
+        return flat[1], len(flat)
+    return "", max(len(flat or []), max(map(len, cats)) if cats else 0)
 
 
 def _also_bought(item: dict) -> list:
@@ -342,8 +354,10 @@ def read_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> tuple[pd.Dat
     Returns
     -------
     items : DataFrame with one row per product: ``asin`` (str), ``sub_category`` (str, the
-        second level of the category path, ``""`` when absent), ``image`` (URL or relative path,
-        ``""`` when absent).
+        second level of the first category path that has one, else of the deepest path; ``""``
+        when every path has only its top level or there is none), ``category_depth`` (int64, the
+        number of levels of the deepest path, 0 without categories), ``image`` (URL or relative
+        path, ``""`` when absent).
     links : DataFrame of the ``also_bought`` relations: ``asin``, ``other`` (str), one row per link,
         in file order (links may point to products without features or metadata).
 
@@ -352,19 +366,21 @@ def read_metadata(path: str | os.PathLike, *, fmt: str = "auto") -> tuple[pd.Dat
     ``imageURL``) may be absent or null but must have their documented types, else a DataError
     names the line, the asin and the field.
     """
-    asins, subs, images, src, dst = [], [], [], [], []
+    asins, subs, depths, images, src, dst = [], [], [], [], [], []
     for number, item in _numbered_metadata(path, fmt=fmt):
         try:
-            sub, image, others = _sub_category(item), _image_url(item), _also_bought(item)
+            (sub, depth), image, others = _sub_category(item), _image_url(item), _also_bought(item)
         except ValueError as exc:
             raise DataError(str(exc), path=path, where=f"line {number}, asin {item['asin']!r}",
                             fix=_META_FIX + "; the fields the kit reads must keep their types") from None
         asins.append(item["asin"])
         subs.append(sub)
+        depths.append(depth)
         images.append(image)
         src.extend([item["asin"]] * len(others))
         dst.extend(others)
-    items = pd.DataFrame({"asin": asins, "sub_category": subs, "image": images})
+    items = pd.DataFrame({"asin": asins, "sub_category": subs, "category_depth": np.asarray(depths, np.int64),
+                          "image": images})
     links = pd.DataFrame({"asin": src, "other": dst}, dtype=object)
     return items, links
 
@@ -377,7 +393,8 @@ class AmazonData:
 
     ``features[i]`` (float32, 4096-d) is product ``asins[i]``; ``sub_category[i]`` its
     sub-category (``""`` when unknown); ``links`` the raw ``also_bought`` table (columns
-    ``asin``, ``other``), including links to products without features.
+    ``asin``, ``other``), including links to products without features. ``dropped`` counts what
+    :func:`read_amazon` left out, by reason (see :meth:`summary`).
     """
 
     features: np.ndarray
@@ -388,9 +405,23 @@ class AmazonData:
     folder: Path
     styles: np.ndarray | None = field(default=None, repr=False)  # toy only: latent style per row
     style_partner: np.ndarray | None = field(default=None, repr=False)  # toy only: per style
+    dropped: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
         self._index = pd.Index(self.asins)
+
+    def summary(self) -> dict[str, int]:
+        """Products kept, sub-categories, links, and what was dropped on reading (by reason)."""
+        out = {"products": len(self), "sub-categories": len(self.categories), "also_bought links": len(self.links)}
+        out.update({f"dropped: {reason}": n for reason, n in self.dropped.items()})
+        return out
+
+    def __repr__(self) -> str:
+        dropped = sum(self.dropped.values())
+        return (f"AmazonData({len(self):,} products with {self.features.shape[1]}-d features, "
+                f"{len(self.categories)} sub-categories, {len(self.links):,} also_bought links"
+                f"{f'; {dropped:,} products or records dropped (see summary())' if dropped else ''}, "
+                f"folder={str(self.folder)!r})")
 
     def __len__(self) -> int:
         return len(self.asins)
@@ -430,32 +461,51 @@ def read_amazon(folder: str | Path, *, fmt: str = "auto", require_category: bool
     """Read the metadata, then stream the features of the products it describes.
 
     With ``require_category`` (the default, as in the seed) only products that have a
-    sub-category keep their features, so hard negatives can always be drawn.
+    sub-category keep their features, so hard negatives can always be drawn. The sub-category is
+    the second level of the first category path; when that path has only its top level (e.g.
+    ``[['Toys & Games']]``), the second level of the deepest other path; products with no second
+    level anywhere are dropped, and one warning says how many and why.
 
     Dropped by design, not errors (the real files are like this): products in the metadata without
-    a feature record, feature records of products the metadata does not describe, and repeated
-    metadata lines (the first one wins); ``links`` keep links to unknown products (their rows are
-    ``-1`` in :meth:`AmazonData.link_rows`). A DataError is raised when nothing is left: no product
-    in the metadata, none with a sub-category, or no feature record matching one.
+    a feature record, feature records of products the metadata does not describe (or describes
+    without a sub-category), and repeated metadata lines (the first one wins); ``links`` keep links
+    to unknown products (their rows are ``-1`` in :meth:`AmazonData.link_rows`). Each count is in
+    :attr:`AmazonData.dropped`. A DataError is raised when nothing is left: no product in the
+    metadata, none with a sub-category, or no feature record matching one.
     """
     folder = Path(folder)
     meta_path, features_path = folder / FILES["meta"], folder / FILES["features"]
     items, links = read_metadata(meta_path, fmt=fmt)
+    dropped = {"repeated metadata lines": int(items["asin"].duplicated().sum())}
     items = items.drop_duplicates("asin", keep="first")
     n_meta = len(items)
     if not n_meta:
         raise DataError("holds no product (only blank lines)", path=meta_path,
                         fix="fetch the file again (meta_Musical_Instruments.json.gz)")
     if require_category:
-        items = items[items["sub_category"] != ""]
-        if items.empty:
+        none = items["sub_category"] == ""
+        top_only = int((none & (items["category_depth"] == 1)).sum())
+        no_cats = int((none & (items["category_depth"] == 0)).sum())
+        dropped["no sub-category: only top-level category paths"] = top_only
+        dropped["no sub-category: no category at all"] = no_cats
+        if none.all():
             raise DataError(
-                f"none of the {n_meta} products has a sub-category (the second entry of "
-                "'categories'[0] or 'category')", path=meta_path,
+                f"none of the {n_meta} products has a sub-category (a second level in 'categories' "
+                f"or 'category'; {top_only} have only top-level paths, {no_cats} no category)", path=meta_path,
                 fix="use the Musical Instruments metadata of McAuley et al., or pass require_category=False",
             )
+        if none.any():
+            import warnings
+
+            warnings.warn(
+                f"{meta_path}: {top_only + no_cats:,} of {n_meta:,} products are dropped because they have no "
+                f"sub-category ({top_only:,} have only top-level category paths such as [['Toys & Games']], "
+                f"{no_cats:,} no category at all); pass require_category=False to keep them", stacklevel=2)
+        items = items[~none]
     # metadata products without features are dropped (documented): only products in both files count
     features, asins = read_image_features(features_path, dim=dim, keep=items["asin"])
+    dropped["metadata without a feature record"] = len(items) - len(asins)
+    dropped["feature records not used"] = features_path.stat().st_size // _record_dtype(dim).itemsize - len(asins)
     if not len(asins):
         raise DataError(
             f"no record matches a product of {FILES['meta']} ({len(items)} products"
@@ -477,39 +527,43 @@ def read_amazon(folder: str | Path, *, fmt: str = "auto", require_category: bool
         folder=folder,
         styles=styles,
         style_partner=partner,
+        dropped={reason: n for reason, n in dropped.items() if n},
     )
 
 
 def _toy_styles(folder: Path, asins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Toy only: the latent style of each row and the partner of each style."""
     fix = f"delete {folder} so the toy data is generated again"
-    try:
-        toy_asins = json.loads((folder / "toy_asins.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"does not match the toy data ({type(exc).__name__}: {str(exc)[:80]})",
-                        path=folder / "toy_asins.json", fix=fix) from None
-    try:
-        toy_styles = np.load(folder / "toy_styles.npy", allow_pickle=False)  # aligned with toy_asins.json
-        styles = pd.Series(toy_styles, index=toy_asins).reindex(asins).to_numpy(dtype=np.int64)
-        partner = np.load(folder / "toy_partner.npy", allow_pickle=False)
-    except (OSError, ValueError, TypeError, EOFError) as exc:
-        raise DataError(f"does not match the toy data ({type(exc).__name__}: {str(exc)[:80]})",
-                        path=folder / "toy_styles.npy", fix=fix) from None
-    return styles, partner
+    toy_asins = read_json(folder / "toy_asins.json", fix=fix)
+    if not (isinstance(toy_asins, list) and all(isinstance(a, str) for a in toy_asins)
+            and len(set(toy_asins)) == len(toy_asins)):
+        raise DataError("does not match the toy data (expected a list of distinct ASINs)",
+                        path=folder / "toy_asins.json", fix=fix)
+    toy_styles = read_matrix(folder / "toy_styles.npy", fix, ndim=1)  # aligned with toy_asins.json
+    partner = read_matrix(folder / "toy_partner.npy", fix, ndim=1)
+    if len(toy_styles) != len(toy_asins) or not np.issubdtype(toy_styles.dtype, np.integer):
+        raise DataError(f"does not match the toy data ({len(toy_styles)} styles for {len(toy_asins)} ASINs)",
+                        path=folder / "toy_styles.npy", fix=fix)
+    if (not np.issubdtype(partner.dtype, np.integer) or toy_styles.min(initial=0) < 0
+            or toy_styles.max(initial=0) >= len(partner) or partner.min(initial=0) < 0
+            or partner.max(initial=0) >= len(partner)):
+        raise DataError(f"does not match the toy data ({len(partner)} partners for styles up to "
+                        f"{toy_styles.max(initial=0)})", path=folder / "toy_partner.npy", fix=fix)
+    styles = pd.Series(toy_styles, index=toy_asins).reindex(asins).to_numpy()
+    if pd.isna(styles).any():
+        raise DataError("does not match the toy data (a product has no style)", path=folder / "toy_asins.json",
+                        fix=fix)
+    return styles.astype(np.int64), partner.astype(np.int64)
 
 
 def load_amazon(source: str = "toy", *, seed: int = 0, data_home=None, fmt: str = "auto",
                 **sizes) -> AmazonData:
     """The unit-3 data set: ``source="toy"`` (generated, default) or ``"real"`` (Musical
     Instruments files under ``<data home>/amazon``). ``sizes`` go to :func:`make_toy_amazon`."""
-    folder = dataset_path("amazon", source, seed=seed, data_home=data_home, **sizes)
-    if source != "toy":
-        return read_amazon(folder, fmt=fmt)
-    try:
-        return read_amazon(folder, fmt=fmt, dim=int(sizes.get("dim", FEATURE_DIM)))
-    except DataError as err:  # the generated files were damaged after the fact
-        raise DataError(err.detail, path=err.path, where=err.where,
-                        fix=f"delete {folder} and the toy data is generated again") from None
+    dim = int(sizes.get("dim", FEATURE_DIM)) if source == "toy" else FEATURE_DIM
+    # a damaged toy folder is generated again (see coursekit.datasets.toy_path)
+    return load_verified("amazon", source, lambda folder: read_amazon(folder, fmt=fmt, dim=dim), seed=seed,
+                         data_home=data_home, **sizes)
 
 
 # --------------------------------------------------------------------------- toy generator

@@ -8,20 +8,32 @@ Real layout (``<data home>/music30/``), the 30Music release unchanged::
 
 An idomaar record is one line of tab-separated fields: record type, numeric id, unix timestamp
 (-1 where none), a JSON object of properties and (optionally, on entity lines) a JSON object of
-links. A session::
+links. A session lists its plays as linked objects::
 
     session  287144  1390585201  {"numtracks":2,"playtime":338}  {"subjects":[{"type":"user","id":44361}],
-        "objects":[{"type":"track","id":3006631,"playstart":0,"playtime":169,...}, ...]}
+        "objects":[{"type":"track","id":3006631,"playstart":0,"playtime":169,"playratio":1.0,"action":"play"},
+                   {"type":"track","id":3006632,"playstart":169,"playtime":169,"playratio":null,...}]}
 
-a track (its artists are the linked objects of type ``person``, whatever the link's key)::
+``playstart`` is the play's start in seconds from the session's timestamp, ``playtime`` how long it
+played (seconds), ``playratio`` the share of the track played (may be ``null``) and ``action`` what
+happened (e.g. ``"play"``). A play happened at the session timestamp plus its ``playstart``. A track
+(its artists are the linked objects of type ``person``, whatever the link's key)::
 
-    track  3006631  -1  {"duration":169,"name":"Dirty+Paws",...}  {"artists":[{"type":"person","id":77}], ...}
+    track  3006631  -1  {"duration":169000,"playcount":-1,"MBID":null,"name":"Of+Monsters+and+Men/_/Dirty+Paws"}
+        {"artists":[{"type":"person","id":77}],"albums":[],"tags":[]}
 
-and an artist: ``person  77  -1  {"name":"Of+Monsters+and+Men",...}``. Names are URL-encoded
-(``+`` for spaces); the readers decode them. In the release the session lines have the type
-``event.session`` and often a space instead of a tab between properties and links; both forms are
-read. Malformed files (wrong field count, text ids, bad JSON, repeated entity ids, plays of tracks
-missing from tracks.idomaar, bytes that are not UTF-8, compressed data) raise a one-line
+``duration`` is in milliseconds (-1 where unknown); ``name`` is ``Artist/_/Title``, URL-encoded (``+``
+for spaces, ``%xx`` escapes). An artist: ``person  77  -1  {"name":"Of+Monsters+and+Men",...}``. The
+readers decode names (a track's ``name`` is its title). In the release the session lines have the
+type ``event.session`` and often a space instead of a tab between properties and links; both forms
+are read.
+
+The release repeats ids: its tracks.idomaar has 5,675,143 track lines for 4,519,105 distinct ids
+(some ids even with another first artist). The readers keep the **first record of each id** in
+every file (tracks, persons and sessions, where a repeated session would count its plays twice),
+drop the later ones, and say how many in one warning per file; :meth:`Music30Data.summary` keeps
+the counts. Malformed files (wrong field count, text ids, bad JSON, plays of tracks missing from
+tracks.idomaar, bytes that are not UTF-8, compressed data) raise a one-line
 :class:`~coursekit.DataError` naming the file and the line or record.
 
 The seed notebook used a simpler csv with one session a row (``;``-separated, a header with at least
@@ -40,19 +52,20 @@ import csv
 import io
 import json
 import re
+import warnings
 import zipfile
 import zlib
 from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote_plus
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from ._io import atomic_write_bytes, read_matrix, require_file
-from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+from ._registry import DatasetSpec, RemoteFile, load_verified, register
 
 FILES = {
     "sessions": "sessions.idomaar",
@@ -65,6 +78,7 @@ MANUAL = (
     "entities/tracks.idomaar and entities/persons.idomaar into <data home>/music30"
 )
 IDOMAAR_FIELDS = ["type", "id", "timestamp", "properties", "links"]
+TOY_COMMUNITIES = "toy_communities.npy"  # toy folders only: the taste community of each artist
 
 __all__ = ["Music30Data", "load_music30", "read_music30", "read_idomaar", "iter_idomaar", "read_persons", "read_tracks",
            "read_sessions", "read_session_csv", "make_toy_music30"]
@@ -228,27 +242,37 @@ def read_idomaar(path: str | Path, record_type: str | None = None) -> pd.DataFra
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=IDOMAAR_FIELDS + ["line"])
 
 
-def _concat_chunks(path: Path, record_type: str, parse, *, unique: bool = False) -> pd.DataFrame:
-    """Parse an idomaar file chunk by chunk with ``parse(raw_chunk, path)`` and stack the results.
+def _concat_chunks(path: Path, record_type: str, parse) -> tuple[pd.DataFrame, int]:
+    """Parse an idomaar file chunk by chunk and stack the results, keeping the first record of
+    each id: ``(table, number of records dropped as repeats)``.
 
-    ``unique``: the record ids must be unique (entities); a DataError names the repeated id's lines.
+    ``parse(raw_chunk, path)`` returns ``(frame, record)``: its rows and the chunk row (record) each
+    comes from. Repeated ids are found once over the whole file (a hash look-up, no Python loop);
+    when there are any, one warning gives their count and the first one's lines.
     """
-    frames, ids, lines = [], [], []
+    frames, records, ids, lines = [], [], [], []
+    offset = 0
     for raw in iter_idomaar(path, record_type):
-        frames.append(parse(raw, path))
-        if unique:
-            ids.append(raw["id"].to_numpy())
-            lines.append(raw["line"].to_numpy())
-    if unique:
-        ids, lines = np.concatenate(ids), np.concatenate(lines)
-        order = np.argsort(ids, kind="stable")
-        dup = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-        if dup.size:
-            j = dup[np.argmin(lines[order[dup + 1]])]  # the repeat that comes first in the file
-            raise DataError(f"{record_type} id {ids[order[j]]} is repeated (already on line {lines[order[j]]})",
-                            path=path, where=f"line {lines[order[j + 1]]}, field 'id'",
-                            fix=f"each {record_type} must appear once: delete or merge the repeated line")
-    return pd.concat(frames, ignore_index=True)
+        frame, record = parse(raw, path)
+        frames.append(frame)
+        small = np.int32 if offset + len(raw) < 2**31 else np.int64  # one per play: 31M in the release
+        records.append((np.asarray(record, dtype=np.int64) + offset).astype(small))
+        ids.append(raw["id"].to_numpy())
+        lines.append(raw["line"].to_numpy())
+        offset += len(raw)
+    table = pd.concat(frames, ignore_index=True)
+    ids, lines = np.concatenate(ids), np.concatenate(lines)
+    repeat = pd.Index(ids).duplicated(keep="first")
+    n_repeat = int(repeat.sum())
+    if n_repeat:
+        table = table[~repeat[np.concatenate(records)]].reset_index(drop=True)
+        j = int(np.argmax(repeat))  # the first repeat in file order
+        first = int(lines[np.argmax(ids == ids[j])])
+        warnings.warn(
+            f"{path}: {n_repeat:,} of {len(ids):,} {record_type} records repeat an id already read "
+            f"({len(ids) - n_repeat:,} distinct ids; first: id {ids[j]} on line {lines[j]}, already on line "
+            f"{first}); the first record of each id is kept, the repeats are dropped", UserWarning, stacklevel=3)
+    return table, n_repeat
 
 
 def _parse_json_column(df: pd.DataFrame, col: str, path: Path) -> list:
@@ -276,18 +300,39 @@ def _parse_json_column(df: pd.DataFrame, col: str, path: Path) -> list:
                     fix=REPAIR)
 
 
-def _decode_names(names: pd.Series) -> pd.Series:
-    return names.fillna("").astype(str).map(unquote_plus)
+def _decode_names(names: pd.Series) -> np.ndarray:
+    """URL-decoded names (``+`` is a space, ``%xx`` an escaped byte); missing names give ``""``.
+
+    ``+`` is replaced column-wide; only names holding a ``%`` escape go through ``unquote``."""
+    text = names.fillna("").astype(str).str.replace("+", " ", regex=False)
+    escaped = text.str.contains("%", regex=False).to_numpy()
+    if escaped.any():
+        text[escaped] = text[escaped].map(unquote)
+    return text.to_numpy(dtype=object)
+
+
+def _track_titles(names: pd.Series) -> np.ndarray:
+    """The decoded title of ``Artist/_/Title`` track names (the whole name when it has no ``/_/``)."""
+    parts = names.fillna("").astype(str).str.partition("/_/")
+    return _decode_names(parts[2].where(parts[1] != "", parts[0]))
+
+
+def _numbers(values: pd.Series, default, dtype) -> np.ndarray:
+    """Numeric JSON values (null, text or absent give ``default``) as ``dtype``."""
+    return pd.to_numeric(values, errors="coerce").fillna(default).to_numpy().astype(dtype)
 
 
 def read_persons(path: str | Path) -> pd.DataFrame:
-    """Artists of ``persons.idomaar``: DataFrame artist_id (int64, unique), name (str, URL-decoded)."""
-    return _concat_chunks(Path(path), "person", _persons_chunk, unique=True)
+    """Artists of ``persons.idomaar``: DataFrame artist_id (int64, unique), name (str, URL-decoded).
+
+    A repeated artist id keeps its first record (one warning gives the count)."""
+    return _concat_chunks(Path(path), "person", _persons_chunk)[0]
 
 
-def _persons_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _persons_chunk(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     props = pd.DataFrame.from_records(_parse_json_column(raw, "properties", path), columns=["name"])
-    return pd.DataFrame({"artist_id": raw["id"].to_numpy(), "name": _decode_names(props["name"]).to_numpy()})
+    return pd.DataFrame({"artist_id": raw["id"].to_numpy(), "name": _decode_names(props["name"])}), \
+        np.arange(len(raw))
 
 
 def _flatten_links(links: list, keys: tuple | None, columns: list[str]) -> pd.DataFrame:
@@ -311,16 +356,19 @@ def _flatten_links(links: list, keys: tuple | None, columns: list[str]) -> pd.Da
 
 
 def read_tracks(path: str | Path) -> pd.DataFrame:
-    """Track -> artist links of ``tracks.idomaar``: DataFrame track_id, artist_id (int64), name.
+    """Track -> artist links of ``tracks.idomaar``: DataFrame track_id, artist_id (int64), name (the
+    decoded title of ``Artist/_/Title``), duration_ms (int64, -1 where unknown).
 
     One row per (track, linked ``person``): a track by two artists gives two rows; a track without
-    an artist link gets artist_id -1. Track ids must be unique.
+    an artist link gets artist_id -1. The release repeats track ids (5,675,143 lines for 4,519,105
+    ids): the first record of an id is kept, the repeats are dropped and one warning gives their
+    count.
     """
-    return _concat_chunks(Path(path), "track", _tracks_chunk, unique=True)
+    return _concat_chunks(Path(path), "track", _tracks_chunk)[0]
 
 
-def _tracks_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
-    props = pd.DataFrame.from_records(_parse_json_column(raw, "properties", path), columns=["name"])
+def _tracks_chunk(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    props = pd.DataFrame.from_records(_parse_json_column(raw, "properties", path), columns=["name", "duration"])
     flat = _flatten_links(_parse_json_column(raw, "links", path), None, ["type", "id"])
     flat = flat[flat["type"] == "person"]
     ids = _link_ids(flat, raw, path, "artist")
@@ -331,21 +379,32 @@ def _tracks_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     order = np.lexsort((artist, rows))
     rows, artist = rows[order], artist[order]
     return pd.DataFrame({"track_id": raw["id"].to_numpy()[rows], "artist_id": artist,
-                         "name": _decode_names(props["name"]).to_numpy()[rows]})
+                         "name": _track_titles(props["name"])[rows],
+                         "duration_ms": _numbers(props["duration"], -1, np.int64)[rows]}), rows
+
+
+PLAY_COLUMNS = ["session_id", "user_id", "timestamp", "track_id", "position", "playstart", "playtime",
+                "playratio", "action"]
 
 
 def read_sessions(path: str | Path) -> pd.DataFrame:
     """Plays of ``sessions.idomaar``: one row per track object of each session.
 
-    Columns: session_id, user_id, timestamp (session start, int64), track_id (int64), position
-    (0-based order in the session), playtime (seconds, -1 where absent). Sessions without a user
-    subject raise a DataError naming the line. The release's ``event.session`` lines, whose
-    properties and links are often separated by a space instead of a tab, are read as well.
+    Columns: session_id, user_id, timestamp (when the play started: the session's timestamp plus
+    the play's ``playstart``; the session's timestamp when the play has no ``playstart``, -1 when
+    the session has none), track_id (int64), position (0-based order in the session), playstart
+    and playtime (seconds, int64, -1 where absent), playratio (float, NaN where null or absent) and
+    action (categorical text, NaN where absent). Sessions without a user subject raise a
+    DataError naming the line. A repeated session id keeps its first record (its plays would
+    otherwise count twice); one warning gives the count. The release's ``event.session`` lines,
+    whose properties and links are often separated by a space instead of a tab, are read as well.
     """
-    return _concat_chunks(Path(path), "session", _sessions_chunk)
+    plays = _concat_chunks(Path(path), "session", _sessions_chunk)[0]
+    plays["action"] = plays["action"].astype("category")
+    return plays
 
 
-def _sessions_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _sessions_chunk(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     glued = (raw["links"] == "").to_numpy()
     if glued.any():  # '{properties} {links}' in one field, as on many lines of the release
         parts = raw.loc[glued, "properties"].str.partition("} {")
@@ -362,19 +421,24 @@ def _sessions_chunk(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         raise DataError("session without a user subject", path=path,
                         where=f"line {int(raw['line'].iloc[i])}, field 'links'",
                         fix='each session needs "subjects": [{"type": "user", "id": ...}]')
-    objs = _flatten_links(links, ("objects",), ["type", "id", "playtime"])
+    objs = _flatten_links(links, ("objects",), ["type", "id", "playstart", "playtime", "playratio", "action"])
     objs = objs[objs["type"] == "track"]
     track = _link_ids(objs, raw, path, "track")
     rows = objs["row"].to_numpy()
+    start = raw["timestamp"].to_numpy()[rows]
+    playstart = _numbers(objs["playstart"], -1, np.int64)
     out = pd.DataFrame({
         "session_id": raw["id"].to_numpy()[rows],
         "user_id": user_of[rows],
-        "timestamp": raw["timestamp"].to_numpy()[rows],
+        "timestamp": np.where((start >= 0) & (playstart >= 0), start + np.maximum(playstart, 0), start),
         "track_id": track,
         "position": np.arange(len(rows)) - np.searchsorted(rows, rows),
-        "playtime": pd.to_numeric(objs["playtime"], errors="coerce").fillna(-1).astype(np.int64).to_numpy(),
+        "playstart": playstart,
+        "playtime": _numbers(objs["playtime"], -1, np.int64),
+        "playratio": _numbers(objs["playratio"], np.nan, np.float64),
+        "action": pd.Categorical(objs["action"].to_numpy(dtype=object)),
     })
-    return out
+    return out, rows
 
 
 def read_session_csv(path: str | Path, *, sep: str = ";") -> pd.DataFrame:
@@ -454,10 +518,12 @@ def read_session_csv(path: str | Path, *, sep: str = ";") -> pd.DataFrame:
 class Music30Data:
     """The unit-4 data set.
 
-    ``plays``: one row per played (session, track, artist): session_id, user_id, timestamp,
-    track_id, position, playtime, artist_id (all int64). ``artists``: artist_id, name.
-    ``tracks``: track_id, artist_id, name. ``communities`` (toy only): int64 taste community of
-    each artist, indexed like ``artists``.
+    ``plays``: one row per played (session, track, artist): the columns of :func:`read_sessions`
+    (session_id, user_id, timestamp: when the play started, track_id, position, playstart, playtime,
+    playratio, action) and artist_id. ``artists``: artist_id, name. ``tracks``: track_id,
+    artist_id, name (title), duration_ms. ``communities`` (toy only): int64 taste community of each
+    artist, indexed like ``artists``. ``repeated``: records dropped because their id was already
+    read, per file (the real tracks.idomaar repeats ids).
     """
 
     plays: pd.DataFrame
@@ -465,6 +531,15 @@ class Music30Data:
     tracks: pd.DataFrame
     folder: Path
     communities: np.ndarray | None = field(default=None, repr=False)
+    repeated: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        """Counts of plays, sessions, users, artists and tracks, and of the repeated records dropped."""
+        out = {"plays": len(self.plays), "sessions": self.plays["session_id"].nunique(),
+               "users": self.plays["user_id"].nunique(), "artists": len(self.artists),
+               "tracks": self.tracks["track_id"].nunique()}
+        out.update({f"repeated records dropped from {name}": n for name, n in self.repeated.items() if n})
+        return out
 
     def user_artist_counts(self) -> pd.DataFrame:
         """user_id, artist_id, plays: how often each user played each artist (sorted by user, artist)."""
@@ -477,8 +552,10 @@ class Music30Data:
         return names.reindex(np.asarray(artist_ids)).fillna("?").to_numpy()
 
     def __repr__(self) -> str:
+        dropped = "".join(f", {n:,} repeated records dropped from {name}" for name, n in self.repeated.items() if n)
         return (f"Music30Data({len(self.plays):,} plays, {self.plays['session_id'].nunique():,} sessions, "
-                f"{self.plays['user_id'].nunique():,} users, {len(self.artists):,} artists, folder={str(self.folder)!r})")
+                f"{self.plays['user_id'].nunique():,} users, {len(self.artists):,} artists{dropped}, "
+                f"folder={str(self.folder)!r})")
 
 
 def read_music30(folder: str | Path, *, drop_unknown_tracks: bool = False) -> Music30Data:
@@ -486,12 +563,15 @@ def read_music30(folder: str | Path, *, drop_unknown_tracks: bool = False) -> Mu
 
     A play of a track missing from tracks.idomaar raises a DataError naming the session, unless
     ``drop_unknown_tracks``; plays of tracks without an artist are dropped, as the seed's csv had
-    no artist for them.
+    no artist for them. Records whose id was already read (in any of the three files) are dropped
+    with one warning per file, and counted in :attr:`Music30Data.repeated`.
     """
     folder = Path(folder)
-    sessions = read_sessions(folder / FILES["sessions"])
-    tracks = read_tracks(folder / FILES["tracks"])
-    artists = read_persons(folder / FILES["persons"])
+    sessions, n_sessions = _concat_chunks(folder / FILES["sessions"], "session", _sessions_chunk)
+    sessions["action"] = sessions["action"].astype("category")
+    tracks, n_tracks = _concat_chunks(folder / FILES["tracks"], "track", _tracks_chunk)
+    artists, n_persons = _concat_chunks(folder / FILES["persons"], "person", _persons_chunk)
+    repeated = {FILES["sessions"]: n_sessions, FILES["tracks"]: n_tracks, FILES["persons"]: n_persons}
     unknown = ~np.isin(sessions["track_id"].to_numpy(), tracks["track_id"].to_numpy())
     if unknown.any() and not drop_unknown_tracks:
         i = int(np.flatnonzero(unknown)[0])
@@ -504,13 +584,14 @@ def read_music30(folder: str | Path, *, drop_unknown_tracks: bool = False) -> Mu
     links = tracks.loc[tracks["artist_id"] >= 0, ["track_id", "artist_id"]]
     plays = sessions.merge(links, on="track_id", how="inner", sort=False)
     plays = plays.sort_values(["session_id", "position", "artist_id"], kind="mergesort").reset_index(drop=True)
-    data = Music30Data(plays, artists, tracks, folder)
-    comm = folder / "toy_communities.npy"
-    if comm.exists():
-        data.communities = read_matrix(comm, "delete the toy folder to generate it again", ndim=1)
-        if len(data.communities) != len(artists):
-            raise DataError(f"{len(data.communities)} communities for {len(artists)} artists", path=comm,
-                            fix="delete the toy folder to generate it again")
+    data = Music30Data(plays, artists, tracks, folder, repeated=repeated)
+    comm = folder / TOY_COMMUNITIES
+    if comm.exists():  # toy folders only
+        again = f"delete {folder} so the toy data is generated again"
+        data.communities = read_matrix(comm, again, ndim=1)
+        if len(data.communities) != len(artists) or not np.issubdtype(data.communities.dtype, np.integer):
+            raise DataError(f"{len(data.communities)} communities ({data.communities.dtype}) for {len(artists)} "
+                            "artists", path=comm, fix=again)
     return data
 
 
@@ -518,10 +599,11 @@ def load_music30(source: str = "toy", *, seed: int = 0, data_home=None, drop_unk
                  **sizes) -> Music30Data:
     """The unit-4 data set: ``source="toy"`` (generated, default) or ``"real"`` (the 30Music files).
 
-    ``drop_unknown_tracks``: see :func:`read_music30`.
+    ``drop_unknown_tracks``: see :func:`read_music30`. A damaged toy folder is generated again (see
+    :func:`~coursekit.datasets.toy_path`).
     """
-    folder = dataset_path("music30", source, seed=seed, data_home=data_home, **sizes)
-    return read_music30(folder, drop_unknown_tracks=drop_unknown_tracks)
+    return load_verified("music30", source, lambda folder: read_music30(folder, drop_unknown_tracks=drop_unknown_tracks),
+                         seed=seed, data_home=data_home, **sizes)
 
 
 # --------------------------------------------------------------------------- toy generator
@@ -549,7 +631,10 @@ def make_toy_music30(folder: str | Path, seed: int = 0, n_users: int = 3000, n_a
     Each user belongs to one community (a quarter also to a second) and has a personal list of
     favourite artists drawn ``in_community`` of the time from their communities, else from global
     popularity; plays follow a Zipf law over that list. Plays are cut into sessions with increasing
-    timestamps. Everything is vectorised and seeded: the same arguments give the same bytes.
+    timestamps; each play object carries ``playstart`` (seconds from the session start),
+    ``playtime``, ``playratio`` and ``action`` as in the release, and track durations are written in
+    milliseconds with ``Artist/_/Title`` names. Everything is vectorised and seeded: the same
+    arguments give the same bytes.
     """
     folder = Path(folder)
     rng = np.random.default_rng(seed)
@@ -621,8 +706,9 @@ def make_toy_music30(folder: str | Path, seed: int = 0, n_users: int = 3000, n_a
     feat_txt = pd.Series(np.where(feat >= 0, ',{"type":"person","id":' +
                                   pd.Series(artist_ids[np.maximum(feat, 0)]).astype(str) + "}", ""))
     tracks = ("track\t" + pd.Series(track_ids).astype(str) + "\t-1\t" +
-              '{"duration":' + pd.Series(duration).astype(str) + ',"playcount":-1,"MBID":null,"name":"Track+' +
-              pd.Series(np.arange(n_tracks)).astype(str) + '"}\t{"artists":[' + main + feat_txt +
+              '{"duration":' + pd.Series(duration * 1000).astype(str) + ',"playcount":-1,"MBID":null,"name":"' +
+              names.iloc[track_artist].reset_index(drop=True) + "/_/Track+" + pd.Series(np.arange(n_tracks)).astype(str) +
+              '"}\t{"artists":[' + main + feat_txt +
               '],"albums":[],"tags":[]}')
     atomic_write_bytes(folder / FILES["tracks"], ("\n".join(tracks) + "\n").encode())
     # ---- write sessions.idomaar: one line per session with its track objects
@@ -643,7 +729,7 @@ def make_toy_music30(folder: str | Path, seed: int = 0, n_users: int = 3000, n_a
     atomic_write_bytes(folder / FILES["sessions"], ("\n".join(lines) + "\n").encode())
     buf = io.BytesIO()
     np.save(buf, comm.astype(np.int64), allow_pickle=False)
-    atomic_write_bytes(folder / "toy_communities.npy", buf.getvalue())
+    atomic_write_bytes(folder / TOY_COMMUNITIES, buf.getvalue())
 
 
 SPEC = register(
@@ -654,6 +740,6 @@ SPEC = register(
         unit="04",
         manual=MANUAL,
         toy=make_toy_music30,
-        toy_version=1,
+        toy_version=2,  # v2: track durations in milliseconds and Artist/_/Title names, as in the release
     )
 )
