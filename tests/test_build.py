@@ -22,9 +22,11 @@ def test_build_unit_one(tmp_path, monkeypatch):
     images = re.findall(r'<img[^>]+src="([^"]+)"', page)
     assert len(images) >= 8 and all(src.startswith("data:image/png;base64,") for src in images)
     records = {r["name"]: r["value"] for r in map(json.loads, (tmp_path / "rec.jsonl").read_text().splitlines())}
-    for name in ("precision@10", "recall@10", "ndcg@10", "auc", "ndcg@10/random", "runtime_s"):
+    for name in ("precision@10", "recall@10", "ndcg@10", "auc", "ndcg@10/random", "claims/total",
+                 "claims/failed", "runtime_s"):
         assert name in records
     assert records["ndcg@10"] >= 3 * records["ndcg@10/random"]
+    assert records["claims/total"] >= 4 and records["claims/failed"] == 0
     assert records["runtime_s"] <= 60
     index = (tmp_path / "build" / "html" / "index.html").read_text()
     assert "01_content_based_art.html" in index and "ndcg@10" in index
@@ -38,6 +40,25 @@ def test_export_summary_from_stored_outputs(tmp_path):
     student = nbformat.read(REPO / "notebooks" / src.name, as_version=4)
     rows = summarise(student)
     assert [r["status"] for r in rows] == ["not attempted"] * 4
+
+
+def test_unit_one_later_cells_never_call_a_students_function():
+    """A student stuck on one exercise still runs the rest: only the exercise's own check cell uses
+    the student's function; every later cell calls the package (coursekit.features / models / metrics)."""
+    import ast
+
+    nb = nbformat.read(REPO / "solutions" / "01_content_based_art.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    exercises = [i for i, src in enumerate(code) if re.match(r"#\s*Exercise u1\.", src)]
+    assert len(exercises) == 4
+    for i in exercises:
+        defined = [n.name for n in ast.parse(code[i]).body if isinstance(n, ast.FunctionDef)]
+        assert len(defined) == 1 and "check(" in code[i + 1] and defined[0] in code[i + 1]
+        for j, src in enumerate(code):
+            if j in (i, i + 1):
+                continue
+            names = {n.id for n in ast.walk(ast.parse(src.replace("%", "#"))) if isinstance(n, ast.Name)}
+            assert defined[0] not in names, f"code cell {j} uses the student's {defined[0]}"
 
 
 # --------------------------------------------------------------------------- -p NAME=VALUE

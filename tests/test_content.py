@@ -46,3 +46,146 @@ def test_not_fitted_and_bad_metric(feats):
         ContentRecommender().similar_items([0])
     with pytest.raises(ValueError, match="metric"):
         ContentRecommender("manhattan").fit(feats)
+
+
+# --------------------------------------------------------------------------- Euclidean precision
+
+def test_euclidean_ranks_near_duplicates_far_from_the_origin():
+    # rows far from the origin differing in the 4th decimal: a float32 expansion of
+    # |q|^2 + |x|^2 - 2 q.x would lose them to cancellation
+    rng = np.random.default_rng(0)
+    base = (1000.0 + rng.normal(size=(1, 16))).astype(np.float32)
+    feats = np.repeat(base, 30, axis=0) + (np.arange(30, dtype=np.float32)[:, None] * 1e-3)
+    idx, scores = ContentRecommender("euclidean").fit(feats).similar_items([0], 5)
+    assert idx[0].tolist() == [1, 2, 3, 4, 5]
+    d = np.linalg.norm(feats.astype(np.float64) - feats[0].astype(np.float64), axis=1)
+    assert np.allclose(-scores[0], d[1:6], rtol=1e-6)
+
+
+def test_cosine_ignores_row_lengths_and_euclidean_does_not(feats):
+    profiles = sp.csr_matrix(np.random.default_rng(3).random((6, 120)) < 0.05)
+    gain = np.exp(np.random.default_rng(4).normal(0, 0.5, size=120)).astype(np.float32)[:, None]
+    cos_a, _ = ContentRecommender("cosine").fit(feats).recommend(profiles, 10)
+    cos_b, _ = ContentRecommender("cosine").fit(feats * gain).recommend(profiles, 10)
+    assert np.array_equal(cos_a, cos_b)
+    euc_a, _ = ContentRecommender("euclidean").fit(feats).recommend(profiles, 10)
+    euc_b, _ = ContentRecommender("euclidean").fit(feats * gain).recommend(profiles, 10)
+    assert not np.array_equal(euc_a, euc_b)
+
+
+# --------------------------------------------------------------------------- compare_settings
+
+def _slow_ndcg(ranked, relevant, k):
+    dcg = sum(1 / np.log2(r + 2) for r, item in enumerate(ranked[:k]) if item in relevant)
+    ideal = sum(1 / np.log2(r + 2) for r in range(min(len(relevant), k)))
+    return dcg / ideal if ideal else np.nan
+
+
+def _slow_auc(scores, relevant, candidates):
+    pos = [scores[i] for i in candidates if i in relevant]
+    neg = [scores[i] for i in candidates if i not in relevant]
+    if not pos or not neg:
+        return np.nan
+    return np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg])
+
+
+def test_compare_settings_matches_a_slow_reference():
+    from coursekit.models.content import compare_settings
+
+    rng = np.random.default_rng(5)
+    n_items, n_users, k = 40, 7, 5
+    sets = {"a": rng.random((n_items, 6)).astype(np.float32), "b": rng.normal(size=(n_items, 3)).astype(np.float32)}
+    consumed = [rng.choice(n_items, size=rng.integers(1, 5), replace=False) for _ in range(n_users)]
+    held_out = [np.setdiff1d(rng.choice(n_items, size=3, replace=False), c) for c in consumed]
+    held_out[2] = np.array([], dtype=np.int64)  # a user with nothing held out: NaN, left out of the means
+    past = sp.csr_matrix((np.ones(sum(map(len, consumed))), (np.repeat(np.arange(n_users), [len(c) for c in consumed]),
+                                                             np.concatenate(consumed))), shape=(n_users, n_items))
+    truth = [h.astype(np.int64) for h in held_out]
+    table, per_user = compare_settings(sets, past, truth, k)
+    assert list(table.index) == [("a", "cosine"), ("a", "euclidean"), ("b", "cosine"), ("b", "euclidean")]
+    for (name, metric), row in table.iterrows():
+        x = sets[name].astype(np.float64)
+        ndcgs, aucs, precisions = [], [], []
+        for u in range(n_users):
+            if metric == "cosine":
+                unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+                sim = unit[consumed[u]] @ unit.T
+            else:
+                sim = -np.linalg.norm(x[consumed[u]][:, None, :] - x[None, :, :], axis=2)
+            scores = sim.mean(axis=0)
+            candidates = [i for i in range(n_items) if i not in set(consumed[u])]
+            ranked = sorted(candidates, key=lambda i: -scores[i])
+            rel = set(truth[u].tolist())
+            ndcgs.append(_slow_ndcg(ranked, rel, k))
+            aucs.append(_slow_auc(scores, rel, candidates))
+            precisions.append(len(rel & set(ranked[:k])) / k)
+        assert np.allclose(per_user[(name, metric)][f"ndcg@{k}"], ndcgs, equal_nan=True, atol=1e-5)
+        assert np.allclose(per_user[(name, metric)]["auc"], aucs, equal_nan=True, atol=1e-5)
+        assert row[f"ndcg@{k}"] == pytest.approx(np.nanmean(ndcgs), abs=1e-5)
+        assert row["auc"] == pytest.approx(np.nanmean(aucs), abs=1e-5)
+        assert row[f"precision@{k}"] == pytest.approx(np.mean(precisions), abs=1e-9)
+    no_auc, _ = compare_settings(sets, past, truth, k, metrics=("cosine",), auc=False)
+    assert "auc" not in no_auc.columns and len(no_auc) == 2
+
+
+# --------------------------------------------------------------------------- unit-1 data: validation split, toy gain
+
+def _art(past):
+    from coursekit.datasets.art import ArtData
+
+    ids = np.arange(100, 130, dtype=np.int64)
+    return ArtData(np.ones((30, 2), np.float32), np.ones((30, 3), np.float32), ids, {},
+                   {u: np.asarray(v, np.int64) for u, v in past.items()},
+                   {u: np.array([129], np.int64) for u in past}, folder=None)
+
+
+def test_validation_split_carves_from_past_purchases_only():
+    past = {"a": list(range(100, 110)), "b": [110, 111], "c": [112], "d": list(range(113, 120))}
+    data = _art(past)
+    valid = data.validation_split(0.3, seed=1)
+    sizes = {u: (len(valid.past[u]), len(valid.truth[u])) for u in past}
+    assert sizes == {"a": (7, 3), "b": (1, 1), "c": (1, 0), "d": (5, 2)}
+    for u, items in past.items():  # a partition of each user's past purchases
+        assert sorted(valid.past[u].tolist() + valid.truth[u].tolist()) == sorted(items)
+    assert {u: v.tolist() for u, v in data.truth.items()} == {u: [129] for u in past}  # ground truth untouched
+    assert all(np.array_equal(data.past[u], past[u]) for u in past)
+    again = data.validation_split(0.3, seed=1)
+    assert all(np.array_equal(again.truth[u], valid.truth[u]) for u in past)
+    other = data.validation_split(0.3, seed=2)
+    assert any(not np.array_equal(other.truth[u], valid.truth[u]) for u in past)
+    with pytest.raises(ValueError, match="share"):
+        data.validation_split(1.0)
+
+
+def test_toy_gain_scales_rows_and_never_enters_the_purchases(tmp_path):
+    from coursekit.datasets.art import make_toy_art, read_art
+
+    sizes = dict(n_artworks=150, n_users=12, image_size=8)
+    make_toy_art(tmp_path / "flat", seed=4, gain_sigma=0.0, **sizes)
+    make_toy_art(tmp_path / "gain", seed=4, **sizes)
+    flat, gain = read_art(tmp_path / "flat"), read_art(tmp_path / "gain")
+    assert np.array_equal(flat.gains, np.ones(150))
+    assert gain.gains.shape == (150,) and (gain.gains > 0).all()
+    assert 0.2 < np.log(gain.gains).std() < 0.4  # log-normal, sigma 0.3
+    # the purchases and the styles do not depend on the gain; the rows are the flat rows times the gain
+    assert {u: v.tolist() for u, v in flat.past.items()} == {u: v.tolist() for u, v in gain.past.items()}
+    assert {u: v.tolist() for u, v in flat.truth.items()} == {u: v.tolist() for u, v in gain.truth.items()}
+    assert np.array_equal(flat.styles, gain.styles)
+    for a, b in ((flat.resnet, gain.resnet), (flat.vgg, gain.vgg)):
+        assert np.allclose(a * gain.gains[:, None], b, rtol=1e-5, atol=1e-6)
+    cv = lambda m: np.linalg.norm(m, axis=1).std() / np.linalg.norm(m, axis=1).mean()  # noqa: E731
+    assert cv(gain.resnet) > cv(flat.resnet) + 0.1
+
+
+def test_toy_gains_file_is_checked(tmp_path):
+    import json
+
+    from coursekit.datasets.art import make_toy_art, read_art
+    from coursekit.errors import DataError
+
+    make_toy_art(tmp_path, seed=1, n_artworks=40, n_users=5, image_size=8)
+    gains = json.loads((tmp_path / "toy_gains.json").read_text())
+    (tmp_path / "toy_gains.json").write_text(json.dumps([-1.0] + gains[1:]))
+    with pytest.raises(DataError, match="positive gains") as info:
+        read_art(tmp_path)
+    assert "toy_gains.json" in str(info.value)

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import DataError
 from ..images import render_artwork, save_png, style_look
 from ._io import read_json, read_matrix, read_pickle, write_json
-from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+from ._registry import DatasetSpec, RemoteFile, load_verified, register
 
 FILES = {
     "resnet": "resnet50_feature_matrix.npy",
@@ -33,6 +33,8 @@ FILES = {
     "past": "past_transactions.json",
     "truth": "ground_truth.json",
 }
+TOY_STYLES = "toy_styles.json"  # toy folders only: the latent style of each artwork (row order)
+TOY_GAINS = "toy_gains.json"  # toy folders only: the photo gain of each artwork (row order)
 MANUAL = (
     "the art-course assets are distributed with the course, not downloadable: copy "
     "resnet50_feature_matrix.npy, vgg19_feature_matrix.npy, index2artworkId.json, "
@@ -56,6 +58,7 @@ class ArtData:
     truth: dict[str, np.ndarray]
     folder: Path
     styles: np.ndarray | None = field(default=None, repr=False)  # toy only: latent style per row
+    gains: np.ndarray | None = field(default=None, repr=False)  # toy only: photo gain per row
 
     @property
     def users(self) -> list[str]:
@@ -76,6 +79,32 @@ class ArtData:
     def image_source(self, artwork_id) -> str:
         """URL or path of an artwork's image ('' when unknown)."""
         return self.image_urls.get(str(int(artwork_id)), "")
+
+    def validation_split(self, share: float = 0.3, seed: int = 0) -> "ArtData":
+        """A validation split carved from the users' **past** purchases (the ground truth is untouched).
+
+        Each user with at least 2 past purchases hides ``round(share * n)`` of them (at least 1,
+        never all), drawn at random (seeded). Returns a new ``ArtData`` whose ``past`` is what is
+        left and whose ``truth`` is the hidden part; choices (feature set, metric) are made on it,
+        and the real ``truth`` is used once, to report the chosen setting. Vectorised over users.
+        """
+        if not 0 < share < 1:
+            raise ValueError(f"share must be between 0 and 1, got {share}")
+        users = self.users
+        sizes = np.array([len(self.past[u]) for u in users], dtype=np.int64)
+        items = np.concatenate([self.past[u] for u in users] or [np.empty(0, np.int64)])
+        owner = np.repeat(np.arange(len(users)), sizes)
+        order = np.lexsort((np.random.default_rng(seed).random(len(items)), owner))
+        rank = np.arange(len(items)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        n_hide = np.where(sizes >= 2, np.clip(np.round(share * sizes), 1, sizes - 1), 0).astype(np.int64)
+        hide = rank < np.repeat(n_hide, sizes)  # ranks follow a random order within each user
+        bounds = np.cumsum(sizes)[:-1]
+        per_user = zip(users, np.split(items[order], bounds), np.split(hide, bounds))
+        past, truth = {}, {}
+        for user, bought, hidden in per_user:  # one dict entry per user (users are few)
+            past[user], truth[user] = np.sort(bought[~hidden]), np.sort(bought[hidden])
+        return ArtData(self.resnet, self.vgg, self.ids, self.image_urls, past, truth, self.folder,
+                       self.styles, self.gains)
 
 
 def _read_transactions(folder: Path, key: str, allow_pickle: bool) -> dict[str, np.ndarray]:
@@ -132,9 +161,28 @@ def read_art(folder: str | Path, *, allow_pickle: bool = False) -> ArtData:
             user, bad = next((u, v[~np.isin(v, ids)][0]) for u, v in table.items() if not np.isin(v, ids).all())
             raise DataError(f"artwork id {int(bad)} is not in the id list", path=folder / FILES[key],
                             where=f"user {user!r}", fix="use ids from index2artworkId.json")
-    styles_file = folder / "toy_styles.json"
-    if styles_file.exists():
-        data.styles = np.asarray(read_json(styles_file, fix=MANUAL), dtype=np.int64)
+    styles_file = folder / TOY_STYLES
+    if styles_file.exists():  # toy folders only
+        again = f"delete {folder} so the toy data is generated again"
+        raw = read_json(styles_file, fix=again)
+        try:
+            styles = np.asarray(raw, dtype=np.int64) if isinstance(raw, list) else np.empty((0, 0))
+        except (TypeError, ValueError, OverflowError):
+            styles = np.empty((0, 0))
+        if styles.shape != ids.shape:
+            raise DataError(f"expected {len(ids)} integer styles, one per artwork", path=styles_file, fix=again)
+        data.styles = styles
+    gains_file = folder / TOY_GAINS
+    if gains_file.exists():  # toy folders only (version 3 on)
+        again = f"delete {folder} so the toy data is generated again"
+        raw = read_json(gains_file, fix=again)
+        try:
+            gains = np.asarray(raw, dtype=np.float64) if isinstance(raw, list) else np.empty((0, 0))
+        except (TypeError, ValueError):
+            gains = np.empty((0, 0))
+        if gains.shape != ids.shape or not (np.isfinite(gains) & (gains > 0)).all():
+            raise DataError(f"expected {len(ids)} positive gains, one per artwork", path=gains_file, fix=again)
+        data.gains = gains
     return data
 
 
@@ -153,8 +201,11 @@ def convert_art_pickles(folder: str | Path, *, allow_pickle: bool = False) -> li
 
 
 def load_art(source: str = "toy", *, seed: int = 0, data_home=None, allow_pickle: bool = False, **sizes) -> ArtData:
-    """The unit-1 data set: ``source="toy"`` (generated, default) or ``"real"`` (the course assets)."""
-    return read_art(dataset_path("art", source, seed=seed, data_home=data_home, **sizes), allow_pickle=allow_pickle)
+    """The unit-1 data set: ``source="toy"`` (generated, default) or ``"real"`` (the course assets).
+
+    A damaged toy folder is generated again (see :func:`~coursekit.datasets.toy_path`)."""
+    return load_verified("art", source, lambda folder: read_art(folder, allow_pickle=allow_pickle), seed=seed,
+                         data_home=data_home, **sizes)
 
 
 # --------------------------------------------------------------------------- toy generator
@@ -167,14 +218,39 @@ def make_toy_art(
     n_users: int = 100,
     latent_dim: int = 16,
     image_size: int = 64,
+    gain_sigma: float = 0.3,
 ) -> None:
     """Write a toy art data set in the real file formats.
 
-    Artworks come from ``n_styles`` latent styles; the two "CNN" matrices are non-negative
-    (ReLU-like) random projections of the latent vectors with noise, a few dead (all-zero) units
-    and different noise levels, like real ResNet50 and VGG19 features. Each user likes one or two
-    styles and buys artworks close to their taste; 30 % of each user's purchases are held out as
-    ground truth. Each artwork gets a PNG whose palette and pattern follow its style.
+    The mechanisms, in the order they are drawn (one seeded generator):
+
+    1. **What an artwork shows.** ``n_styles`` latent style centres (normal, sd 1.6) in
+       ``latent_dim`` dimensions; each artwork is its style's centre plus its own variation (sd 0.7).
+    2. **Two "CNN" feature matrices.** Each is a ReLU of a random linear projection of the latent
+       vector plus unit noise, with a threshold (``max(z W + noise - 0.3, 0)``): non-negative,
+       about half the units silent per artwork, a few units dead on the whole collection (24 of
+       2048, 64 of 4096) and VGG19 noisier than ResNet50 (noise sd 1.6 vs 0.9).
+    3. **Purchases.** Each user has a taste point near one or two style centres and buys the
+       artworks whose latent vector is closest to it in **Euclidean distance** (utility
+       ``-distance**2 / 4`` plus Gumbel noise), 6 to 15 artworks each; 30 % of every user's
+       purchases (at least 2) are held out as ground truth.
+    4. **How the artwork was photographed** (toy version 3). Every photo gets a gain
+       ``g = exp(gain_sigma * N(0, 1))`` (log-normal, ``gain_sigma = 0.3``: two thirds of the photos
+       within x0.74 to x1.35 of a typical one) that multiplies **both** feature rows and the
+       contrast of its picture. It stands for exposure, contrast and framing: the activations of a
+       ReLU network grow with the contrast of its input (without biases they scale exactly with
+       it), while a buyer's choice does not depend on them, so the gain is drawn after the
+       purchases and never enters them. It is an assumption of this generator, not a value
+       measured on the course's real features.
+
+    The statistic these mechanisms give, and that the unit prints for whatever data it loads: the
+    length (L2 norm) of a feature row varies from artwork to artwork, with a coefficient of
+    variation of about 0.35 on the toy ResNet50 rows (0.15 without the gain), and it mixes two
+    things, the artwork's latent content (which buyers care about, mechanism 3) and the photo
+    gain (which they do not, mechanism 4). Cosine similarity ignores both, Euclidean distance keeps
+    both. Each artwork gets a PNG whose palette and pattern follow its style and whose contrast
+    follows its gain. ``toy_styles.json`` and ``toy_gains.json`` keep the hidden style and gain of
+    every row (toy data only), so the unit can show what each mechanism does.
     """
     folder = Path(folder)
     rng = np.random.default_rng(seed)
@@ -186,13 +262,13 @@ def make_toy_art(
         w = rng.normal(0, 1 / np.sqrt(latent_dim), size=(latent_dim, dim))
         x = np.maximum(z @ w + rng.normal(0, noise, size=(n_artworks, dim)) - 0.3, 0)
         x[:, rng.choice(dim, size=dead, replace=False)] = 0.0
-        return x.astype(np.float32)
+        return x
 
     resnet = cnn(2048, 0.9, dead=24)
     vgg = cnn(4096, 1.6, dead=64)
     ids = np.sort(rng.choice(np.arange(10_000, 100_000), size=n_artworks, replace=False))
 
-    # users: a taste point near one or two style centres; purchases follow distance to the taste
+    # users: a taste point near one or two style centres; purchases follow latent Euclidean distance
     past, truth = {}, {}
     n_fav = rng.integers(1, 3, size=n_users)
     fav = rng.integers(0, n_styles, size=(n_users, 2))
@@ -209,11 +285,19 @@ def make_toy_art(
         past[str(u)] = [int(i) for i in ids[bought[n_truth:]]]
         truth[str(u)] = [int(i) for i in ids[bought[:n_truth]]]
 
+    # the photo gain: drawn after the purchases, which it never influences
+    gain = np.exp(gain_sigma * rng.normal(size=n_artworks))
+    resnet = (resnet * gain[:, None]).astype(np.float32)
+    vgg = (vgg * gain[:, None]).astype(np.float32)
+
     (folder / "images").mkdir(parents=True, exist_ok=True)
     jitter = np.tanh(z[:, :4] - centers[styles, :4])
     looks = [style_look(s, n_styles) for s in range(n_styles)]
     for row, (artwork, s) in enumerate(zip(ids, styles)):
-        save_png(render_artwork(looks[s], jitter[row], image_size), folder / "images" / f"{artwork}.png")
+        picture = render_artwork(looks[s], jitter[row], image_size).astype(np.float64)
+        grey = picture.mean()
+        picture = np.clip(grey + gain[row] * (picture - grey), 0, 255).astype(np.uint8)
+        save_png(picture, folder / "images" / f"{artwork}.png")
     urls = {str(int(a)): {"medium": f"images/{a}.png"} for a in ids}
 
     np.save(folder / FILES["resnet"], resnet)
@@ -222,7 +306,8 @@ def make_toy_art(
     write_json(folder / FILES["urls"], urls)
     write_json(folder / FILES["past"], past)
     write_json(folder / FILES["truth"], truth)
-    write_json(folder / "toy_styles.json", [int(s) for s in styles])
+    write_json(folder / TOY_STYLES, [int(s) for s in styles])
+    write_json(folder / TOY_GAINS, [float(g) for g in gain])
 
 
 SPEC = register(
@@ -233,6 +318,7 @@ SPEC = register(
         unit="01",
         manual=MANUAL,
         toy=make_toy_art,
+        toy_version=3,  # v3: a photo gain multiplies the feature rows and the picture's contrast
     )
 )
 
