@@ -116,14 +116,15 @@ def evaluate_model(model, train: Interactions, test: pd.DataFrame, k: int = 10, 
 
 def holdout_top_items(df: pd.DataFrame, user_col: str = "user_id", item_col: str = "item_id",
                       count_col: str = "count", *, min_items: int = 10, top: int = 6,
-                      seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      seed: int = 0, users=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The seed's protocol: each user with MORE than ``min_items`` distinct items hides one item
     drawn uniformly from their ``top`` most-played items (ties by item id).
 
     ``df`` holds one row per (user, item) (duplicates are summed first). Returns ``(train, test)``;
     ``test`` has one row per qualified user. (The seed drew with ``randrange(1, topk)``, which never
     hides the favourite and picks among ranks 2-6 only: here all ``top`` ranks are eligible.)
-    Vectorised; seeded.
+    ``users``: optional ids; only these users may qualify (for example the test users, to carve a
+    validation split from a training table by hiding one more item of each). Vectorised; seeded.
     """
     g = df.groupby([user_col, item_col], sort=False, as_index=False)[count_col].sum()
     g = g.sort_values([user_col, count_col, item_col], ascending=[True, False, True], kind="mergesort")
@@ -131,6 +132,8 @@ def holdout_top_items(df: pd.DataFrame, user_col: str = "user_id", item_col: str
     rank = g.groupby(user_col, sort=False).cumcount().to_numpy()
     n_items = g.groupby(user_col, sort=False)[item_col].transform("size").to_numpy()
     qualified = n_items > min_items
+    if users is not None:
+        qualified &= g[user_col].isin(pd.Index(np.asarray(users))).to_numpy()
     rng = np.random.default_rng(seed)
     users = np.unique(g[user_col].to_numpy())
     pick = rng.integers(0, top, size=len(users))  # one draw per user, in sorted user order

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from .errors import DataError
 
-__all__ = ["Interactions", "scale_counts"]
+__all__ = ["Interactions", "scale_counts", "row_shares"]
 
 
 def _universe(values: pd.Series | np.ndarray, given, what: str) -> np.ndarray:
@@ -217,4 +217,19 @@ def scale_counts(matrix: sp.spmatrix, how: str | None = "log") -> sp.csr_matrix:
         m.data[:] = 1.0
     else:
         raise ValueError(f"how must be None, 'log', 'minmax' or 'binary', got {how!r}")
+    return m
+
+
+def row_shares(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """Each non-zero count divided by its row's total: the share of a user's plays that went to
+    each item (float64 CSR of the same pattern; rows sum to 1, empty rows stay empty).
+
+    The music seed kept an (user, artist) pair as a positive training example when the artist had
+    at least 10 % of the user's plays: ``row_shares(m) >= 0.1`` on the stored entries.
+    """
+    m = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    if (m.data < 0).any():
+        raise ValueError("row_shares needs non-negative counts")
+    totals = np.asarray(m.sum(axis=1)).ravel()
+    m.data = m.data / np.repeat(np.where(totals > 0, totals, 1.0), np.diff(m.indptr))
     return m

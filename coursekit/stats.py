@@ -8,10 +8,24 @@ per-user differences ``a - b``:
 - :func:`paired_t_test`: a t-test of mean(a - b) = 0 (``scipy.stats.ttest_rel``);
 - :func:`wilcoxon_test`: the Wilcoxon signed-rank test of the differences (``scipy.stats.wilcoxon``),
   which does not assume normality (zero differences are dropped, the ``"wilcox"`` convention);
+- :func:`mcnemar_test`: McNemar's test of paired hit / miss outcomes (0/1 per user). It looks only
+  at the *discordant* users (hit by one model, missed by the other): under the null hypothesis each
+  of them is equally likely to favour either model. Exact binomial p-value when there are fewer
+  than :data:`MCNEMAR_EXACT_BELOW` discordant users, else the chi-square statistic with Edwards'
+  continuity correction, ``(|b - c| - 1)^2 / (b + c)``, on one degree of freedom;
 - :func:`bootstrap_ci`: a percentile bootstrap interval of a statistic of one vector, or of the
   mean difference of two paired vectors (users resampled with replacement, seeded, vectorised).
 
-:func:`compare_models` runs all three and returns one small table.
+:func:`compare_models` runs them and returns one small table; :func:`pairwise_comparison` compares
+several pairs of models, one row per pair.
+
+How the tests relate on 0/1 outcomes: the per-user differences are -1, 0 or +1, so the paired
+t-test, the Wilcoxon test (which drops the zeros, and whose ranks are then all tied: a sign test)
+and McNemar's test all weigh ``b - c``, the discordant users won by each model. Wilcoxon's normal
+approximation equals McNemar's chi-square *without* continuity correction; the t-test also counts
+the concordant users in its variance; McNemar's exact form stays valid with a handful of
+discordant users, where the normal approximations do not. On graded scores (nDCG) only the t-test
+and Wilcoxon apply: they also see *where* in the list a hit lands, which hit / miss ignores.
 """
 
 from __future__ import annotations
@@ -22,7 +36,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["TestResult", "paired_t_test", "wilcoxon_test", "bootstrap_ci", "compare_models"]
+__all__ = ["TestResult", "McNemarResult", "paired_t_test", "wilcoxon_test", "mcnemar_test", "bootstrap_ci",
+           "compare_models", "pairwise_comparison", "MCNEMAR_EXACT_BELOW"]
+
+MCNEMAR_EXACT_BELOW = 25
+"""McNemar uses the exact binomial test when fewer users than this are discordant (a common rule:
+below 25 the chi-square approximation is poor), the corrected chi-square otherwise."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,68 @@ def wilcoxon_test(a, b) -> TestResult:
     return TestResult("Wilcoxon signed-rank", float(res.statistic), float(res.pvalue), len(d), float(d.mean()))
 
 
+@dataclass(frozen=True)
+class McNemarResult(TestResult):
+    """:class:`TestResult` of McNemar's test, with the discordant counts and the method used.
+
+    ``a_only``: users hit by ``a`` and missed by ``b``; ``b_only``: the reverse; ``method``:
+    ``"exact"`` (binomial) or ``"chi2"`` (with or without continuity correction, see
+    ``correction``). ``statistic`` is the chi-square value for ``"chi2"`` and ``a_only`` for
+    ``"exact"``.
+    """
+
+    a_only: int = 0
+    b_only: int = 0
+    method: str = "exact"
+    correction: bool = True
+
+    @property
+    def discordant(self) -> int:
+        return self.a_only + self.b_only
+
+
+def _binary(x: np.ndarray, what: str) -> np.ndarray:
+    if not np.isin(x, (0.0, 1.0)).all():
+        bad = x[~np.isin(x, (0.0, 1.0))][0]
+        raise ValueError(f"McNemar's test needs hit / miss outcomes (0 or 1 per user); {what} holds {bad!r}. "
+                         "For graded scores (nDCG, recall with several items) use paired_t_test or wilcoxon_test")
+    return x.astype(bool)
+
+
+def mcnemar_test(a, b, *, exact: bool | None = None, correction: bool = True) -> McNemarResult:
+    """Two-sided McNemar test of paired 0/1 outcomes (for example HR@10 of two models per user).
+
+    ``a``, ``b``: 0/1 arrays (n_users,), the same users in the same order; NaN pairs are dropped.
+    Only the discordant users count: ``a_only`` (hit by ``a`` only) and ``b_only``; under the null
+    hypothesis each discordant user favours either model with probability 1/2.
+
+    ``exact=None`` (default) picks the exact binomial test when ``a_only + b_only`` <
+    :data:`MCNEMAR_EXACT_BELOW` and the chi-square test otherwise; ``True`` / ``False`` force one.
+    The exact two-sided p-value is ``min(1, 2 P(X <= min(a_only, b_only)))`` for
+    X ~ Binomial(a_only + b_only, 1/2). The chi-square statistic is ``(|b - c| - 1)^2 / (b + c)``
+    with Edwards' continuity correction (``correction=False``: ``(b - c)^2 / (b + c)``, which is
+    the square of the Wilcoxon / sign-test z on 0/1 data), on one degree of freedom.
+    With no discordant user the test has nothing to say: p = 1.
+    """
+    a, b = _paired(a, b)
+    ha, hb = _binary(a, "a"), _binary(b, "b")
+    n10, n01 = int(np.sum(ha & ~hb)), int(np.sum(~ha & hb))
+    n_disc = n10 + n01
+    mean_diff = float((a - b).mean())
+    use_exact = n_disc < MCNEMAR_EXACT_BELOW if exact is None else bool(exact)
+    if n_disc == 0:
+        return McNemarResult("McNemar", 0.0, 1.0, len(a), mean_diff, n10, n01,
+                             "exact" if use_exact else "chi2", correction)
+    if use_exact:
+        p = min(1.0, 2.0 * float(stats.binom.cdf(min(n10, n01), n_disc, 0.5)))
+        return McNemarResult("McNemar (exact)", float(n10), p, len(a), mean_diff, n10, n01, "exact", correction)
+    gap = max(abs(n10 - n01) - (1.0 if correction else 0.0), 0.0)
+    chi2 = gap ** 2 / n_disc
+    p = float(stats.chi2.sf(chi2, df=1))
+    name = "McNemar (chi-square, corrected)" if correction else "McNemar (chi-square)"
+    return McNemarResult(name, float(chi2), p, len(a), mean_diff, n10, n01, "chi2", correction)
+
+
 def bootstrap_ci(a, b=None, *, statistic=np.mean, n_boot: int = 2000, level: float = 0.95,
                  seed: int = 0, batch: int = 250) -> tuple[float, float, float]:
     """Percentile bootstrap confidence interval: (estimate, low, high).
@@ -108,9 +189,11 @@ def bootstrap_ci(a, b=None, *, statistic=np.mean, n_boot: int = 2000, level: flo
     return float(statistic(x)), float(low), float(high)
 
 
-def compare_models(a, b, *, names=("a", "b"), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def compare_models(a, b, *, names=("a", "b"), n_boot: int = 2000, seed: int = 0,
+                   mcnemar: bool = False) -> pd.DataFrame:
     """Paired comparison of two per-user metric vectors: means with bootstrap CIs, the mean
-    difference with its CI, and the paired t-test and Wilcoxon p-values, as a one-row-per-figure table."""
+    difference with its CI, and the paired t-test and Wilcoxon p-values, as a one-row-per-figure table.
+    ``mcnemar=True`` adds a row with McNemar's test (the vectors must then be 0/1 hit / miss)."""
     a_, b_ = _paired(a, b)
     rows = []
     for name, x in zip(names, (a_, b_)):
@@ -121,4 +204,38 @@ def compare_models(a, b, *, names=("a", "b"), n_boot: int = 2000, seed: int = 0)
     for test in (paired_t_test(a_, b_), wilcoxon_test(a_, b_)):
         rows.append({"figure": test.name, "value": test.statistic, "ci_low": np.nan, "ci_high": np.nan,
                      "p_value": test.p_value})
+    if mcnemar:
+        test = mcnemar_test(a_, b_)
+        rows.append({"figure": test.name, "value": test.statistic, "ci_low": np.nan, "ci_high": np.nan,
+                     "p_value": test.p_value})
+    return pd.DataFrame(rows)
+
+
+def pairwise_comparison(hits: dict, pairs, *, scores: dict | None = None, n_boot: int = 2000,
+                        seed: int = 0) -> pd.DataFrame:
+    """One row per pair of models: the paired tests side by side.
+
+    ``hits``: {model name: 0/1 array (n_users,)}, the same users in the same order for every
+    model (for example per-user HR@10). ``pairs``: iterable of (name_a, name_b). ``scores``:
+    optional {model name: graded per-user scores} (for example nDCG@10) for a second paired t-test.
+
+    Columns: ``a``, ``b``, ``hr_a``, ``hr_b``, ``diff`` (mean a - b) with its bootstrap interval
+    ``ci_low`` / ``ci_high``, ``a_only`` / ``b_only`` (discordant users), ``p_mcnemar``,
+    ``mcnemar_method``, ``p_t`` and ``p_wilcoxon`` (on the 0/1 vectors), and with ``scores``
+    ``score_diff``, ``p_t_score``, ``p_wilcoxon_score``.
+    """
+    rows = []
+    for name_a, name_b in pairs:
+        a, b = _paired(hits[name_a], hits[name_b])
+        mc = mcnemar_test(a, b)
+        est, lo, hi = bootstrap_ci(a, b, n_boot=n_boot, seed=seed)
+        row = {"a": name_a, "b": name_b, "hr_a": float(a.mean()), "hr_b": float(b.mean()), "diff": est,
+               "ci_low": lo, "ci_high": hi, "a_only": mc.a_only, "b_only": mc.b_only,
+               "p_mcnemar": mc.p_value, "mcnemar_method": mc.method,
+               "p_t": paired_t_test(a, b).p_value, "p_wilcoxon": wilcoxon_test(a, b).p_value}
+        if scores is not None:
+            sa, sb = _paired(scores[name_a], scores[name_b])
+            row.update(score_diff=float((sa - sb).mean()), p_t_score=paired_t_test(sa, sb).p_value,
+                       p_wilcoxon_score=wilcoxon_test(sa, sb).p_value)
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -84,6 +84,27 @@ def test_holdout_top_items_follows_the_protocol():
     assert not holdout_top_items(df, seed=4)[1].equals(test)
 
 
+
+def test_holdout_top_items_users_carves_a_validation_split():
+    rng = np.random.default_rng(2)
+    rows = [(u, a, int(rng.integers(1, 100))) for u in range(30) for a in range(12 if u % 3 else 8)]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "count"])
+    train, test = holdout_top_items(df, seed=0)
+    assert set(test["user_id"]) == {u for u in range(30) if u % 3}
+    # one more item of each test user, from what is left of their top 6, and nobody else's
+    fit, valid = holdout_top_items(train, min_items=0, seed=1, users=test["user_id"])
+    assert set(valid["user_id"]) == set(test["user_id"]) and len(valid) == len(test)
+    assert not set(zip(valid.user_id, valid.item_id)) & set(zip(test.user_id, test.item_id))
+    assert len(fit) + len(valid) == len(train)
+    for _, r in valid.iterrows():
+        left = train[train.user_id == r.user_id].sort_values(["count", "item_id"], ascending=[False, True])
+        assert r.item_id in left.item_id.iloc[:6].to_list()
+    # without users= every user with more than min_items items would qualify
+    assert holdout_top_items(train, min_items=0, seed=1)[1]["user_id"].nunique() == 30
+    # users= only restricts: the qualified users' draws are the same as without it
+    all_users = holdout_top_items(train, min_items=0, seed=1)[1]
+    pd.testing.assert_frame_equal(all_users[all_users.user_id.isin(test.user_id)].reset_index(drop=True), valid)
+
 def test_leave_last_session_out():
     ev = pd.DataFrame({
         "user_id": [1, 1, 1, 1, 2, 2],

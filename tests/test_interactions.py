@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from coursekit import DataError
-from coursekit.interactions import Interactions, scale_counts
+from coursekit.interactions import Interactions, row_shares, scale_counts
 
 
 def _table():
@@ -95,3 +95,15 @@ def test_scale_counts():
     np.testing.assert_array_equal(scale_counts(m, None).toarray(), m.toarray())
     with pytest.raises(ValueError):
         scale_counts(m, "zscore")
+
+
+
+def test_row_shares():
+    m = sp.csr_matrix(np.array([[1.0, 0, 3], [0, 0, 0], [2, 2, 4]], dtype=np.float32))
+    shares = row_shares(m)
+    np.testing.assert_allclose(shares.toarray(), [[0.25, 0, 0.75], [0, 0, 0], [0.25, 0.25, 0.5]])
+    assert shares.nnz == m.nnz and shares.dtype == np.float64
+    # the seed's positive rule: at least 10 % of the user's plays
+    np.testing.assert_array_equal((row_shares(m) >= 0.3).toarray(), [[0, 0, 1], [0, 0, 0], [0, 0, 1]])
+    with pytest.raises(ValueError, match="non-negative"):
+        row_shares(sp.csr_matrix(np.array([[1.0, -1.0]])))

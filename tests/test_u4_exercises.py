@@ -80,3 +80,60 @@ def test_common_mistakes_fail_with_a_message():
         return r.statistic, r.pvalue
 
     assert "unpaired" in run_check("u4.paired_t", unpaired).message
+
+
+def test_one_sided_p_value_fails():
+    # the check's p-value is about 2e-9: only a relative tolerance tells a one-sided p from a two-sided one
+    def one_sided(a, b):
+        r = stats.ttest_rel(a, b)
+        return r.statistic, r.pvalue / 2
+
+    res = run_check("u4.paired_t", one_sided)
+    assert res.status == FAILED and "two-sided" in res.message
+
+
+def _uses_outside_guard(tree, names):
+    """Names of ``names`` loaded in ``tree`` outside a ``try: ... except NotImplementedError`` block."""
+    import ast
+
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    def guarded(node):
+        while node in parents:
+            node, child = parents[node], node
+            if isinstance(node, ast.Try) and child in node.body and any(
+                    "NotImplementedError" in ast.unparse(h.type) for h in node.handlers if h.type is not None):
+                return True
+        return False
+
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names and not guarded(n)}
+
+
+def test_later_cells_never_need_an_unfinished_exercise():
+    """A student stuck on one exercise can run the rest: after an exercise's check cell, the
+    student's function is only used inside ``try: ... except NotImplementedError``."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    from coursekit.grading.release import CHECK_RE, EXERCISE_RE
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "solutions" / "04_music_cf.ipynb", 4)
+    code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    exercises = {}
+    for i, src in code:
+        match = EXERCISE_RE.search(src)
+        if match:
+            names = {n.name for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)}
+            exercises[match.group(1)] = (i, names)
+    assert set(exercises) == {"u4.play_matrix", "u4.neighbours", "u4.knn_scores", "u4.paired_t"}
+    for exercise, (start, names) in exercises.items():
+        for i, src in code:
+            if i <= start:
+                continue
+            check = CHECK_RE.search(src)
+            if check and check.group(1) == exercise:
+                continue  # the check cell may fail while the exercise is not done
+            loose = _uses_outside_guard(ast.parse(src), names)
+            assert not loose, f"cell {i} uses {sorted(loose)} of {exercise} without a NotImplementedError guard"

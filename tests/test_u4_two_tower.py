@@ -60,3 +60,34 @@ def test_side_features_are_concatenated(tiny):
     m = TwoTowerModel(dim=4, hidden=8, epochs=2, batch_size=128).fit(tiny, user_features=user_f, item_features=item_f)
     assert m.item_tower_.mlp[0].in_features == 4 + 1 and m.user_tower_.mlp[0].in_features == 4 + 3
     assert m.user_vectors_.shape == (tiny.n_users, 4) and m.item_vectors_.shape == (tiny.n_items, 4)
+
+
+def _with_counts():
+    rng = np.random.default_rng(5)
+    users = np.repeat(np.arange(60), 12)
+    items = (rng.permutation(np.tile(np.arange(30), 24))[: len(users)])
+    plays = rng.zipf(1.6, len(users)).clip(max=200)
+    df = pd.DataFrame({"user_id": users, "item_id": items, "plays": plays})
+    return Interactions.from_frame(df.groupby(["user_id", "item_id"], as_index=False)["plays"].sum(),
+                                   count_col="plays")
+
+
+def test_min_share_is_the_seeds_positive_rule():
+    inter = _with_counts()
+    dense = inter.matrix.toarray().astype(np.float64)
+    share = dense / dense.sum(axis=1, keepdims=True)
+    expected = int(((share >= 0.1) & (dense > 0)).sum())
+    assert 0 < expected < inter.nnz  # the rule drops some played pairs here
+    args = dict(dim=4, hidden=8, epochs=1, batch_size=256, valid_fraction=0.0, seed=0)
+    assert TwoTowerModel(min_share=0.1, **args).fit(inter).n_positives_ == expected
+    assert TwoTowerModel(**args).fit(inter).n_positives_ == inter.nnz  # default: every played pair
+    # with a validation split, the hidden items are drawn from all pairs before the filter
+    m = TwoTowerModel(min_share=0.1, dim=4, hidden=8, epochs=1, batch_size=256, valid_fraction=0.5, seed=0).fit(inter)
+    n_valid = int(round(0.5 * inter.n_users))
+    assert expected - n_valid <= m.n_positives_ <= expected
+    assert TwoTowerModel(dim=4, hidden=8, epochs=1, valid_fraction=0.5, seed=0).fit(inter).n_positives_ == inter.nnz - n_valid
+
+
+def test_min_share_must_be_a_share():
+    with pytest.raises(ValueError, match="min_share"):
+        TwoTowerModel(min_share=1.5).fit(_with_counts())

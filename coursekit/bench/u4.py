@@ -7,6 +7,12 @@ cosine matrix, neighbours by sorting each row in ``DataFrame.apply`` and one pan
 user. The seed's approach only fits a subsample in memory; the ratio compares time per user.
 Without the real data in the data home (``COURSEKIT_DATA``) the rows run on toy data of the
 real size and say so.
+
+A third row times the two-tower model's positive pairs under the seed's rule (an artist is a
+positive when it has at least 10 % of the user's plays) on toy 30Music play counts: the kit's
+:func:`~coursekit.interactions.row_shares` on the sparse matrix against the seed's ``create_sample``
+loop over per-user ``Counter`` dicts (which also computes, per user, the set of artists not played to
+draw its negatives from; the kit draws negatives per training batch instead).
 """
 
 from __future__ import annotations
@@ -46,6 +52,56 @@ def _seed_style(df: pd.DataFrame, k: int, n: int) -> dict:
     return out
 
 
+def _seed_create_sample(session_dict: dict, all_artist_ids: list, negative: float = 1e-5,
+                        positive: float = 0.1, seed: int = 0) -> list:
+    """The seed's ``create_sample``: (user, artist, +1) for artists with >= 10 % of the user's plays,
+    (user, artist, -1) for a random ``negative`` fraction of the artists the user never played."""
+    import random
+
+    rnd = random.Random(seed)
+    sample = []
+    for user, session in session_dict.items():
+        factor = 1.0 / sum(session.values())
+        for artist in session:
+            if session[artist] * factor >= positive:
+                sample.append([user, artist, 1])
+        not_listened = list(set(all_artist_ids) - set(session.keys()))
+        for i in rnd.sample(range(len(not_listened)), int(len(not_listened) * negative)):
+            sample.append([user, not_listened[i], -1])
+    return sample
+
+
+def _kit_positives(matrix, min_share: float = 0.1):
+    from ..interactions import row_shares
+
+    share = row_shares(matrix)
+    keep = share.data >= min_share
+    rows = np.repeat(np.arange(share.shape[0]), np.diff(share.indptr))
+    return rows[keep], share.indices[keep]
+
+
+def _positives_row(quick: bool) -> Row:
+    from ..datasets.music30 import load_music30
+    from ..interactions import Interactions
+
+    data = load_music30("toy", seed=0)
+    counts = data.user_artist_counts()
+    inter = Interactions.from_frame(counts, "user_id", "artist_id", "plays")
+    per_user = {u: dict(zip(g["artist_id"], g["plays"])) for u, g in counts.groupby("user_id")}
+    artists = data.artists["artist_id"].tolist()
+    (u, a), kit_s, peak = measure(_kit_positives, inter.matrix, repeat=3)
+    ref, ref_s = timed(_seed_create_sample, per_user, artists, repeat=1 if quick else 3)
+    n_ref = sum(1 for row in ref if row[2] == 1)
+    # exactly 10 % (e.g. 3 of 30 plays): the seed's count * (1 / total) can round below 0.1, the
+    # kit's count / total cannot; every other pair must agree
+    m = inter.matrix.tocsr()
+    exact = int(np.sum(m.data * 10 == np.repeat(np.asarray(m.sum(axis=1)).ravel(), np.diff(m.indptr))))
+    assert n_ref <= len(u) <= n_ref + exact, f"the kit found {len(u)} positives, the seed's loop {n_ref}"
+    return Row("u4", "two-tower positives, 10 % rule", f"{inter.n_users:,} users x {inter.n_items:,} artists (toy)",
+               kit_s, ref_s, peak, note=f"{len(u):,} positives ({exact} at exactly 10 %, which the seed's "
+                                        f"count * (1 / total) can miss); reference: the seed's create_sample loop")
+
+
 def run(quick: bool = False) -> list[Row]:
     from ..interactions import Interactions
     from ..models.knn import UserKNN
@@ -67,6 +123,7 @@ def run(quick: bool = False) -> list[Row]:
     size = f"{train.n_users:,} users x {train.n_items:,} items ({source})"
     per = 1000  # report time per 1,000 users so the kit's figure is readable
     return [
+        _positives_row(quick),
         Row("u4", "user-kNN fit (k=300, all users)", size, fit_s, None, fit_peak,
             note=f"sparse cosine neighbours in user batches; HR@10 on valid {hr:.4f}"),
         Row("u4", "user-kNN top-10, per 1,000 users", size, kit_s / train.n_users * per,

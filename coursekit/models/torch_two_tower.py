@@ -4,8 +4,12 @@ Each tower maps an id (plus optional side features) to a vector: an embedding ta
 small MLP. A user and an item are close when the user likes the item, so users with similar tastes
 end up close to each other, and so do similar items.
 
-Training uses every (user, item) interaction as a positive and ``n_negatives`` items drawn
-uniformly at random per positive as negatives, in shuffled mini-batches with Adam:
+Training uses the (user, item) interactions as positives and ``n_negatives`` items drawn uniformly
+at random per positive as negatives, in shuffled mini-batches with Adam. Which interactions are
+positives is an option: ``min_share=0`` (default) takes every played pair; ``min_share=0.1`` is the
+music seed's rule, a pair is a positive only when the item has at least 10 % of the user's total
+count (so a user has at most 10 positives; played pairs below the threshold are simply left out,
+as in the seed, and can still be drawn as negatives like any other item).
 
 - ``loss="cosine"``: :func:`torch.nn.functional.cosine_embedding_loss` - cosine of a positive pair
   pushed to 1, of a negative pair pushed below ``margin`` (the seed's loss);
@@ -16,7 +20,9 @@ epoch HR@10 on those hidden items is measured (seen items excluded) and training
 not improved for ``patience`` epochs; the best epoch's weights are kept.
 
 The seed's towers ended in a sigmoid, so every embedding had positive coordinates and the cosine of
-any two was >= 0: the -1 targets of its negatives were out of reach. The towers here end linear.
+any two was > 0. Its cosine embedding loss (margin 0) only asks a negative pair for a cosine <= 0,
+which such vectors never reach: every negative kept a positive loss whose gradient pulls the
+coordinates towards the sigmoid's flat tails. The towers here end linear.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from ..interactions import Interactions
+from ..interactions import Interactions, row_shares
 from ..ranking import mask_items, top_k
 from .knn import popularity_tie_break
 
@@ -71,6 +77,9 @@ class TwoTowerModel:
     dim, hidden : embedding size and MLP hidden size of both towers.
     loss : ``"cosine"`` or ``"bpr"``.
     n_negatives : random negative items per positive.
+    min_share : a training pair is a positive when its count is at least this share of the user's
+        total count (0: every non-zero pair; 0.1: the seed's rule). The validation items are drawn
+        before the filter, from all pairs, so both choices are validated on the same items.
     margin : cosine embedding loss margin for negatives.
     epochs, batch_size, learning_rate, weight_decay : training.
     valid_fraction, patience : early stopping on HR@10 of one hidden item per validation user.
@@ -81,13 +90,14 @@ class TwoTowerModel:
 
     Attributes after fit: ``user_vectors_`` float32 (n_users, dim), ``item_vectors_`` float32
     (n_items, dim) (L2-normalised for the cosine loss), ``history_`` (list of dicts with epoch,
-    loss, valid_hr), ``best_epoch_``, ``fit_seconds_``.
+    loss, valid_hr), ``best_epoch_``, ``fit_seconds_``, ``n_positives_`` (training positives
+    after the validation hold-out and the ``min_share`` filter).
     """
 
     def __init__(self, dim: int = 48, hidden: int = 64, loss: str = "cosine", n_negatives: int = 4,
                  margin: float = 0.0, epochs: int = 40, batch_size: int = 2048, learning_rate: float = 0.01,
                  weight_decay: float = 0.0, valid_fraction: float = 0.1, patience: int = 3, seed: int = 0,
-                 verbose: int = 0, batch_users: int = 2048, n_threads: int | None = 1):
+                 verbose: int = 0, batch_users: int = 2048, n_threads: int | None = 1, min_share: float = 0.0):
         self.dim = dim
         self.hidden = hidden
         self.loss = loss
@@ -103,6 +113,7 @@ class TwoTowerModel:
         self.verbose = verbose
         self.batch_users = batch_users
         self.n_threads = n_threads
+        self.min_share = min_share
 
     # ------------------------------------------------------------------ training
     def _split(self, m: sp.csr_matrix, rng: np.random.Generator):
@@ -131,7 +142,8 @@ class TwoTowerModel:
         return -nn.functional.logsigmoid(pos.repeat(self.n_negatives) - neg).mean()
 
     def fit(self, interactions: Interactions, *, user_features=None, item_features=None) -> "TwoTowerModel":
-        """Train on the non-zeros of ``interactions.matrix`` (counts are not used, each pair once).
+        """Train on the non-zeros of ``interactions.matrix`` (each pair once; counts only decide,
+        with ``min_share``, which pairs are positives).
 
         ``user_features`` / ``item_features``: optional float arrays (n_users, f) / (n_items, g)
         concatenated to the id embeddings.
@@ -155,13 +167,23 @@ class TwoTowerModel:
         gen = torch.Generator().manual_seed(self.seed)
         self.interactions_ = interactions
         self.tie_break_ = popularity_tie_break(interactions.item_popularity())
+        if not 0.0 <= self.min_share <= 1.0:
+            raise ValueError(f"min_share must lie in [0, 1], got {self.min_share!r}")
         m = sp.csr_matrix(interactions.matrix)
         train, v_users, v_items = self._split(m, rng)
+        positives = train
+        if self.min_share > 0:
+            share = row_shares(m)
+            share.data = (share.data >= self.min_share).astype(np.float32)
+            share.eliminate_zeros()
+            positives = sp.csr_matrix(train.multiply(share))
+            positives.eliminate_zeros()
+        self.n_positives_ = int(positives.nnz)
         self.user_tower_ = Tower(m.shape[0], self.dim, self.hidden, user_features)
         self.item_tower_ = Tower(m.shape[1], self.dim, self.hidden, item_features)
         params = list(self.user_tower_.parameters()) + list(self.item_tower_.parameters())
         opt = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
-        coo = train.tocoo()
+        coo = positives.tocoo()
         pu = torch.as_tensor(coo.row.astype(np.int64))
         pi = torch.as_tensor(coo.col.astype(np.int64))
         n_items = m.shape[1]

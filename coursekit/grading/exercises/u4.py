@@ -102,4 +102,7 @@ def check_paired_t(paired_t):
     ref = stats.ttest_rel(a, b)
     assert np.isclose(got[0], ref.statistic, rtol=1e-6), \
         f"t should be {ref.statistic:.4f}, got {got[0]:.4f} (did you use the unpaired formula or ddof=0?)"
-    assert np.isclose(got[1], ref.pvalue, rtol=1e-6), f"p should be {ref.pvalue:.3g}, got {got[1]:.3g} (two-sided)"
+    # p is about 2e-9 here: a relative tolerance only (np.isclose's default atol=1e-8 would let a
+    # one-sided p, half the right value, pass)
+    assert np.isclose(got[1], ref.pvalue, rtol=1e-6, atol=0.0), \
+        f"p should be {ref.pvalue:.3g}, got {got[1]:.3g} (two-sided: twice the tail beyond |t|)"
