@@ -98,3 +98,84 @@ def test_errors_before_fit_and_bad_arguments():
             framework.StyleCompatibility().predict_proba(np.zeros((2, 3)), [[0, 1]])
         with pytest.raises(ValueError, match="kind"):
             framework.StyleCompatibility("cosine").fit(np.zeros((2, 3), np.float32), [[0, 1]], [1.0])
+
+
+def _split(x, pairs, labels, n_valid=500):
+    return (pairs[n_valid:], labels[n_valid:]), (pairs[:n_valid], labels[:n_valid])
+
+
+@pytest.mark.parametrize("framework", [tf_compat, torch_compat])
+def test_validation_keeps_the_best_epoch(framework):
+    x, pairs, labels = _separable(seed=4)
+    train, valid = _split(x, pairs, labels)
+    params = dict(epochs=8, batch_size=256, learning_rate=0.1, seed=1)
+    model = framework.StyleCompatibility("euclidean", **params).fit(x, *train, validation=valid)
+    assert len(model.val_loss_) == len(model.val_auc_) == 8
+    best = int(np.argmin(model.val_loss_)) + 1
+    assert model.best_epoch_ == best
+    # the weights kept are those of that epoch: a fresh fit stopped there gives the same model
+    again = framework.StyleCompatibility("euclidean", **{**params, "epochs": best}).fit(x, *train)
+    for name, value in model.get_weights().items():
+        np.testing.assert_allclose(value, again.get_weights()[name], rtol=1e-6, atol=1e-7)
+    p = model.predict_proba(x, valid[0])
+    y = valid[1]
+    expected_loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert model.best_val_loss_ == pytest.approx(expected_loss, rel=1e-4)
+    assert model.best_val_auc_ == pytest.approx(pair_auc(y, p), abs=1e-6)
+    assert not hasattr(again, "val_loss_")  # no validation, no validation attributes
+
+
+@pytest.mark.parametrize("framework", [tf_compat, torch_compat])
+def test_patience_stops_training(framework):
+    x, pairs, labels = _separable(seed=5)
+    train, valid = _split(x, pairs, labels)
+    # a learning rate far too high: the validation loss stops improving early
+    model = framework.StyleCompatibility("euclidean", epochs=30, batch_size=256, learning_rate=3.0,
+                                         patience=2, seed=0).fit(x, *train, validation=valid)
+    run = len(model.val_loss_)
+    assert run == model.best_epoch_ + 2 < 30
+    assert min(model.val_loss_[model.best_epoch_:]) >= model.best_val_loss_
+    assert len(model.loss_history_) == run
+
+
+def test_select_on_validation_picks_the_lowest_validation_loss():
+    x, pairs, labels = _separable(seed=6)
+    train, valid = _split(x, pairs, labels)
+    rates = (3.0, 0.03, 0.0003)
+    best, table = tf_compat.select_on_validation(
+        lambda lr: tf_compat.StyleCompatibility("inner", epochs=4, batch_size=256, learning_rate=lr, seed=0),
+        x, train, valid, rates)
+    assert table["learning_rate"].tolist() == list(rates)
+    assert list(table.columns) == ["learning_rate", "best_epoch", "epochs_run", "valid_loss", "valid_auc"]
+    assert best.learning_rate == rates[int(table["valid_loss"].idxmin())]
+    assert best.best_val_loss_ == table["valid_loss"].min()
+    assert best.learning_rate == 0.03  # too high diverges, too low barely moves from chance
+    by_auc, table_auc = tf_compat.select_on_validation(
+        lambda lr: tf_compat.StyleCompatibility("inner", epochs=4, batch_size=256, learning_rate=lr,
+                                                select_by="auc", seed=0), x, train, valid, rates)
+    assert by_auc.best_val_auc_ == table_auc["valid_auc"].max()
+
+
+def test_bad_validation_arguments():
+    x, pairs, labels = _separable(seed=7)
+    with pytest.raises(ValueError, match="select_by"):
+        tf_compat.StyleCompatibility(epochs=1, select_by="accuracy").fit(x, pairs, labels, validation=(pairs, labels))
+    with pytest.raises(ValueError, match="validation"):
+        torch_compat.StyleCompatibility(epochs=1).fit(x, pairs, labels, validation=(pairs, labels[:-1]))
+
+
+def test_pair_batches_one_permutation_per_epoch():
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(0, 50, size=(23, 2))
+    labels = np.arange(23, dtype=np.float32)  # the label tells which row a batch holds
+    batches = list(tf_compat.pair_batches(pairs, labels, batch_size=5, seed=10, epochs=3))
+    assert [len(b[2]) for b in batches] == [5, 5, 5, 5, 3] * 3
+    for epoch in range(3):
+        rows = np.concatenate([b[2].numpy() for b in batches[5 * epoch: 5 * epoch + 5]]).astype(int)
+        np.testing.assert_array_equal(rows, np.random.default_rng(10 + epoch).permutation(23))
+        i = np.concatenate([b[0].numpy() for b in batches[5 * epoch: 5 * epoch + 5]])
+        np.testing.assert_array_equal(i, pairs[rows, 0])
+    unshuffled = list(tf_compat.pair_batches(pairs, batch_size=10, shuffle=False))
+    assert len(unshuffled) == 3 and len(unshuffled[0]) == 2  # (i, j) without labels
+    with pytest.raises(ValueError, match="epochs"):
+        tf_compat.pair_batches(pairs, labels, epochs=0)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from coursekit.sampling.pairs import (
-    make_pairs, pair_accuracy, pair_auc, pair_keys, positive_pairs, sample_negatives, split_pairs,
+    labelled_splits, make_pairs, pair_accuracy, pair_auc, pair_keys, positive_pairs, sample_negatives,
+    split_pairs, split_positives,
 )
 
 
@@ -90,3 +91,77 @@ def test_pair_metrics_against_brute_force():
     assert pair_auc(y, s) == pytest.approx(((d > 0) + 0.5 * (d == 0)).mean())
     assert pair_accuracy(y, s) == pytest.approx(np.mean((s > 0.5) == (y == 1)))
     assert np.isnan(pair_auc(np.ones(3), [0.1, 0.2, 0.3]))
+
+
+def test_split_positives_keeps_both_directions_together():
+    n = 120
+    pos = positive_pairs(*_toy_links(n, 2500, seed=3))
+    kept, held = split_positives(pos, test_size=0.25, seed=4)
+    assert len(kept) + len(held) == len(pos)
+    kept_keys = set(pair_keys(kept, n, ordered=False).tolist())
+    held_keys = set(pair_keys(held, n, ordered=False).tolist())
+    assert not kept_keys & held_keys
+    groups = len(set(pair_keys(pos, n, ordered=False).tolist()))
+    assert len(held_keys) == round(0.25 * groups)  # the unit of the split is the unordered pair
+    # every row lands on exactly one side, and the same seed gives the same split
+    assert sorted(map(tuple, np.concatenate([kept, held]).tolist())) == sorted(map(tuple, pos.tolist()))
+    again_kept, again_held = split_positives(pos, test_size=0.25, seed=4)
+    assert np.array_equal(kept, again_kept) and np.array_equal(held, again_held)
+    with pytest.raises(ValueError, match="test_size"):
+        split_positives(pos, test_size=1.0)
+
+
+@pytest.mark.parametrize("negatives", ["random", "hard"])
+def test_labelled_splits_never_leak(negatives):
+    n = 200
+    pos = positive_pairs(*_toy_links(n, 4000, seed=5))
+    category = np.random.default_rng(6).integers(0, 4, n)
+    rest, test = split_positives(pos, test_size=0.2, seed=0)
+    train, valid = split_positives(rest, test_size=0.2, seed=1)
+    parts = labelled_splits({"train": train, "valid": valid, "test": test}, n,
+                            negatives=negatives, category=category, seed=0)
+    assert list(parts) == ["train", "valid", "test"]
+    known = set(pair_keys(pos, n).tolist()) | set(pair_keys(pos[:, ::-1], n).tolist())
+    seen_negatives = set()
+    for name, (pairs, labels) in parts.items():
+        assert pairs.shape == (len(labels), 2) and set(np.unique(labels).tolist()) == {0.0, 1.0}
+        assert labels.sum() == (labels == 0).sum()  # one negative per positive
+        neg = pairs[labels == 0]
+        keys = set(pair_keys(neg, n, ordered=False).tolist())
+        assert not known & set(pair_keys(neg, n).tolist()), f"{name}: a negative is a known link"
+        assert not keys & seen_negatives, f"{name}: a negative pair was already drawn for an earlier split"
+        seen_negatives |= keys
+        split_pos = {"train": train, "valid": valid, "test": test}[name]
+        got_pos = pairs[labels == 1]
+        if negatives == "hard":
+            assert (category[pairs[:, 0]] == category[pairs[:, 1]]).all()
+            split_pos = split_pos[category[split_pos[:, 0]] == category[split_pos[:, 1]]]
+        assert sorted(map(tuple, got_pos.tolist())) == sorted(map(tuple, split_pos.tolist()))
+    again = labelled_splits({"train": train, "valid": valid, "test": test}, n,
+                            negatives=negatives, category=category, seed=0)
+    assert all(np.array_equal(parts[k][0], again[k][0]) for k in parts)
+
+
+def test_random_and_hard_test_sets_share_their_positive_links():
+    n = 150
+    pos = positive_pairs(*_toy_links(n, 3000, seed=7))
+    category = np.random.default_rng(8).integers(0, 3, n)
+    rest, test = split_positives(pos, test_size=0.3, seed=2)
+    splits = {neg: labelled_splits({"train": rest, "test": test}, n, negatives=neg, category=category, seed=3)
+              for neg in ("random", "hard")}
+    train_keys = set(pair_keys(splits["random"]["train"][0], n, ordered=False).tolist())
+    hard_test_pos = splits["hard"]["test"][0][splits["hard"]["test"][1] == 1]
+    random_test_pos = splits["random"]["test"][0][splits["random"]["test"][1] == 1]
+    assert set(map(tuple, hard_test_pos.tolist())) <= set(map(tuple, random_test_pos.tolist()))
+    # a model trained on the random-negative training pairs never saw a hard test link
+    assert not train_keys & set(pair_keys(hard_test_pos, n, ordered=False).tolist())
+
+
+def test_make_pairs_exclude():
+    n = 40
+    pos = np.array([[0, 1], [2, 3], [4, 5]])
+    banned = np.stack([np.zeros(n - 2, np.int64), np.arange(2, n)], axis=1)  # every pair (0, k) but (0, 1)
+    pairs, labels = make_pairs(pos, n, exclude=banned, seed=0)
+    neg = pairs[labels == 0]
+    assert 0 not in neg[:, 0].tolist()  # anchor 0 has no allowed partner left, so it gets no negative
+    assert len(neg) == 2 and not set(pair_keys(neg, n).tolist()) & set(pair_keys(pos, n).tolist())

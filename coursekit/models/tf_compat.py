@@ -26,8 +26,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from .selection import ValidationMonitor, select_on_validation  # noqa: E402,F401
+
 __all__ = ["EuclideanCompatibility", "InnerCompatibility", "StyleCompatibility", "make_dataset", "pair_batches",
-           "set_seed", "KINDS"]
+           "select_on_validation", "set_seed", "KINDS"]
 
 
 def set_seed(seed: int, *, deterministic: bool = True) -> None:
@@ -93,26 +95,37 @@ KINDS = {"euclidean": EuclideanCompatibility, "inner": InnerCompatibility}
 
 
 def pair_batches(pairs, labels=None, *, batch_size: int = 2048, shuffle: bool = True,
-                 seed: int = 0) -> tf.data.Dataset:
+                 seed: int = 0, epochs: int = 1) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of index batches ``(i, j, y)`` (int32, int32, float32), or
-    ``(i, j)`` without labels.
+    ``(i, j)`` without labels, for ``epochs`` passes over the pairs (``ceil(m / batch_size)``
+    batches each, the last one possibly smaller).
 
-    With ``shuffle`` the order is a seeded permutation (``seed`` and the epoch number, so every
-    epoch differs and a rerun repeats exactly). The pipeline slices whole batches from
+    With ``shuffle`` every pass has its own seeded permutation (pass ``e`` uses ``seed + e``), so
+    every epoch differs and a rerun repeats exactly. The pipeline slices whole batches from
     permuted arrays: a per-element ``shuffle().batch()`` costs some microseconds per pair, which
-    on a small CPU is more than the training step itself.
+    on a small CPU is more than the training step itself. One pipeline serves all epochs, so its
+    slicing function is traced once, not once per epoch.
     """
     p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    m, epochs = len(p), int(epochs)
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
     if shuffle:
-        p_order = np.random.default_rng(seed).permutation(len(p))
+        order = np.concatenate([np.random.default_rng(seed + e).permutation(m) for e in range(epochs)])
     else:
-        p_order = np.arange(len(p))
-    cols = [tf.constant(p[p_order, 0].astype(np.int32)), tf.constant(p[p_order, 1].astype(np.int32))]
+        order = np.tile(np.arange(m), epochs)
+    cols = [tf.constant(p[order, 0].astype(np.int32)), tf.constant(p[order, 1].astype(np.int32))]
     if labels is not None:
-        cols.append(tf.constant(np.asarray(labels, np.float32).ravel()[p_order]))
-    n_batches = -(-len(p) // batch_size)
-    return tf.data.Dataset.range(n_batches).map(
-        lambda b: tuple(c[b * batch_size: (b + 1) * batch_size] for c in cols)).prefetch(2)
+        cols.append(tf.constant(np.asarray(labels, np.float32).ravel()[order]))
+    n_batches = -(-m // batch_size)
+
+    def batch(b):
+        epoch, k = b // n_batches, b % n_batches
+        start = epoch * m + k * batch_size
+        end = tf.minimum(start + batch_size, (epoch + 1) * m)
+        return tuple(c[start:end] for c in cols)
+
+    return tf.data.Dataset.range(n_batches * epochs).map(batch).prefetch(2)
 
 
 def make_dataset(features, pairs, labels=None, *, batch_size: int = 2048, shuffle: bool = False,
@@ -164,18 +177,25 @@ class StyleCompatibility:
         (``X @ [E1 E2]``, n x 2k) and gathers the small style vectors, which costs the same for
         any batch size and wins when a batch is large next to the catalogue. ``"auto"`` picks
         ``"catalogue"`` when ``n_items <= 2 * batch_size``. Both give the same gradients.
+    patience : with validation pairs, stop when ``patience`` epochs in a row did not improve on
+        the best validation score (None: run all ``epochs``).
+    select_by : "loss" (validation log-loss, the default) or "auc": which validation score
+        picks the epoch whose weights are kept.
     seed : seeds the weights and the shuffling; training is deterministic.
 
     Attributes after ``fit``: ``net_`` (the Keras model), ``loss_history_`` (mean training loss
     per epoch), ``fit_seconds_`` (all of ``fit``), ``pairs_per_s_`` (training throughput after
-    the first step, which also traces the graph), ``projection_``.
+    the first step, which also traces the graph), ``projection_``. With ``validation``:
+    ``val_loss_`` and ``val_auc_`` (after each epoch), ``best_epoch_`` (1-based; the weights of
+    that epoch are the ones kept), ``best_val_loss_`` and ``best_val_auc_``.
     """
 
     framework = "tensorflow"
 
     def __init__(self, kind: str = "euclidean", style_dim: int = 5, *, epochs: int = 10,
                  batch_size: int = 512, learning_rate: float = 1e-3, init_std: float = 0.001,
-                 projection: str = "auto", seed: int = 0, verbose: int = 0):
+                 projection: str = "auto", patience: int | None = None, select_by: str = "loss",
+                 seed: int = 0, verbose: int = 0):
         self.kind = kind
         self.style_dim = style_dim
         self.epochs = epochs
@@ -183,6 +203,8 @@ class StyleCompatibility:
         self.learning_rate = learning_rate
         self.init_std = init_std
         self.projection = projection
+        self.patience = patience
+        self.select_by = select_by
         self.seed = seed
         self.verbose = verbose
 
@@ -194,9 +216,15 @@ class StyleCompatibility:
         net((tf.zeros((1, feat_dim)), tf.zeros((1, feat_dim))))  # create the weights
         return net
 
-    def fit(self, features, pairs, labels) -> "StyleCompatibility":
+    def fit(self, features, pairs, labels, *, validation=None) -> "StyleCompatibility":
         """Train on labelled pairs: ``features`` float32 (n, d), ``pairs`` int (m, 2) rows,
-        ``labels`` (m,) 0/1. Returns self."""
+        ``labels`` (m,) 0/1. Returns self.
+
+        ``validation`` : optional ``(pairs, labels)`` held out from the training pairs. After
+        every epoch the model scores them (log-loss and AUC); the weights of the best epoch by
+        ``select_by`` are kept (ties: the earlier epoch), and with ``patience`` training stops
+        early. This is how the number of epochs is chosen without looking at test pairs.
+        """
         features = np.asarray(features, np.float32)
         pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
         if len(pairs) != len(labels):
@@ -208,12 +236,14 @@ class StyleCompatibility:
             "catalogue" if n <= 2 * self.batch_size else "gather")
         net = self.net_ = self._build(features.shape[1])
         opt = keras.optimizers.Adam(self.learning_rate)
+        opt.build(net.trainable_variables)  # slots exist before tracing: the step is traced once
         x = tf.constant(features)
         k = self.style_dim
         catalogue = self.projection_ == "catalogue"
         project = catalogue_projector(x)
+        index = tf.TensorSpec([None], tf.int32)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[index, index, tf.TensorSpec([None], tf.float32)])
         def step(i, j, y):
             with tf.GradientTape() as tape:
                 if catalogue:
@@ -227,12 +257,21 @@ class StyleCompatibility:
             return loss * tf.cast(tf.shape(y)[0], tf.float32)
 
         self.loss_history_ = []
+
+        def probs(p):  # validation scores from the features already on the TensorFlow side
+            s = tf.matmul(x, tf.concat([net.E1, net.E2], axis=1))
+            return tf.sigmoid(net.score(tf.gather(s[:, :k], p[:, 0]), tf.gather(s[:, k:], p[:, 1]))).numpy()
+
+        monitor = ValidationMonitor(self, probs, validation)
         start = time.perf_counter()
-        warm, seen = None, 0  # throughput is timed from the end of the first (tracing) step
+        warm, seen, timed = None, 0, 0.0  # throughput: from the end of the first (tracing) step
+        n_batches = -(-len(pairs) // self.batch_size)
+        batches = iter(pair_batches(pairs, labels, batch_size=self.batch_size, seed=self.seed * 100_003,
+                                    epochs=self.epochs))
         for epoch in range(self.epochs):
             total = 0.0
-            ds = pair_batches(pairs, labels, batch_size=self.batch_size, seed=self.seed * 100_003 + epoch)
-            for i, j, y in ds:
+            for _ in range(n_batches):
+                i, j, y = next(batches)
                 total += float(step(i, j, y))
                 if warm is None:
                     warm = time.perf_counter()
@@ -241,9 +280,15 @@ class StyleCompatibility:
             self.loss_history_.append(total / len(pairs))
             if self.verbose:
                 print(f"epoch {epoch + 1}: loss {self.loss_history_[-1]:.4f}")
-        end = time.perf_counter()
-        self.fit_seconds_ = end - start
-        self.pairs_per_s_ = seen / (end - warm) if seen else float("nan")
+            if warm is not None:
+                timed += time.perf_counter() - warm
+            stop = monitor.after_epoch(epoch)  # not timed as training
+            warm = time.perf_counter() if warm is not None else None
+            if stop:
+                break
+        monitor.finish()
+        self.fit_seconds_ = time.perf_counter() - start
+        self.pairs_per_s_ = seen / timed if seen and timed > 0 else float("nan")
         return self
 
     def _check_fitted(self):
@@ -259,9 +304,10 @@ class StyleCompatibility:
         self._check_fitted()
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         x = np.asarray(features, np.float32)
-        if len(x) <= 2 * len(pairs):
-            s1 = tf.gather(self.net_.embed(x, 1), pairs[:, 0])
-            s2 = tf.gather(self.net_.embed(x, 2), pairs[:, 1])
+        if len(x) <= 2 * len(pairs):  # one conversion and one product for the whole catalogue
+            k = self.net_.style_dim
+            s = tf.matmul(tf.constant(x), tf.concat([self.net_.E1, self.net_.E2], axis=1))
+            s1, s2 = tf.gather(s[:, :k], pairs[:, 0]), tf.gather(s[:, k:], pairs[:, 1])
         else:
             s1, s2 = self.net_.embed(x[pairs[:, 0]], 1), self.net_.embed(x[pairs[:, 1]], 2)
         return tf.sigmoid(self.net_.score(s1, s2)).numpy().astype(np.float32)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .selection import ValidationMonitor
+
 __all__ = ["EuclideanCompatibility", "InnerCompatibility", "StyleCompatibility", "KINDS"]
 
 
@@ -59,19 +61,23 @@ KINDS = {"euclidean": EuclideanCompatibility, "inner": InnerCompatibility}
 
 class StyleCompatibility:
     """The PyTorch twin of :class:`coursekit.models.tf_compat.StyleCompatibility` (same
-    parameters, methods and attributes); trains with Adam on shuffled mini-batches."""
+    parameters, methods and attributes, including ``fit(..., validation=...)``, ``patience``
+    and ``select_by``); trains with Adam on shuffled mini-batches."""
 
     framework = "torch"
 
     def __init__(self, kind: str = "euclidean", style_dim: int = 5, *, epochs: int = 10,
                  batch_size: int = 512, learning_rate: float = 1e-3, init_std: float = 0.001,
-                 seed: int = 0, verbose: int = 0):
+                 patience: int | None = None, select_by: str = "loss", seed: int = 0,
+                 verbose: int = 0):
         self.kind = kind
         self.style_dim = style_dim
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.init_std = init_std
+        self.patience = patience
+        self.select_by = select_by
         self.seed = seed
         self.verbose = verbose
 
@@ -81,7 +87,9 @@ class StyleCompatibility:
         torch.manual_seed(self.seed)
         return KINDS[self.kind](feat_dim, self.style_dim, self.init_std)
 
-    def fit(self, features, pairs, labels) -> "StyleCompatibility":
+    def fit(self, features, pairs, labels, *, validation=None) -> "StyleCompatibility":
+        """Train on labelled pairs; with ``validation=(pairs, labels)`` keep the best epoch (see
+        :meth:`coursekit.models.tf_compat.StyleCompatibility.fit`)."""
         x = torch.as_tensor(np.asarray(features, np.float32))
         p = torch.as_tensor(np.asarray(pairs, np.int64))
         y = torch.as_tensor(np.asarray(labels, np.float32))
@@ -89,7 +97,15 @@ class StyleCompatibility:
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
         gen = torch.Generator().manual_seed(self.seed)
         self.loss_history_ = []
-        start = time.perf_counter()
+
+        @torch.no_grad()
+        def probs(pv):  # validation scores from the feature tensor already built
+            pv = torch.as_tensor(pv)
+            net = self.net_
+            return torch.sigmoid(net.score(net.embed(x, 1)[pv[:, 0]], net.embed(x, 2)[pv[:, 1]])).numpy()
+
+        monitor = ValidationMonitor(self, probs, validation)
+        start, n_seen = time.perf_counter(), 0
         for epoch in range(self.epochs):
             order = torch.randperm(len(p), generator=gen)
             total = 0.0
@@ -101,10 +117,14 @@ class StyleCompatibility:
                 opt.step()
                 total += float(loss.detach()) * len(b)
             self.loss_history_.append(total / len(p))
+            n_seen += len(p)
             if self.verbose:
                 print(f"epoch {epoch + 1}: loss {self.loss_history_[-1]:.4f}")
+            if monitor.after_epoch(epoch):
+                break
+        monitor.finish()
         self.fit_seconds_ = time.perf_counter() - start
-        self.pairs_per_s_ = self.epochs * len(p) / self.fit_seconds_
+        self.pairs_per_s_ = n_seen / self.fit_seconds_
         return self
 
     def _check_fitted(self):

@@ -13,8 +13,8 @@ import numpy as np
 from ..metrics import pair_accuracy, pair_auc  # re-exported: the unit-3 metrics live in coursekit.metrics
 
 __all__ = [
-    "positive_pairs", "sample_negatives", "make_pairs", "split_pairs", "pair_keys",
-    "pair_accuracy", "pair_auc",
+    "positive_pairs", "sample_negatives", "make_pairs", "split_pairs", "split_positives",
+    "labelled_splits", "pair_keys", "pair_accuracy", "pair_auc",
 ]
 
 
@@ -118,7 +118,8 @@ def make_pairs(
     *,
     negatives: str = "random",
     category=None,
-    seed: int = 0,
+    exclude=None,
+    seed: int | np.random.Generator = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labelled pairs: each positive ``(i, j)`` beside one negative ``(i, k)``.
 
@@ -127,6 +128,10 @@ def make_pairs(
     the category alone no longer separates the classes. The negative shares the positive's
     first item, so every item is seen as often in both classes (the seed drew both items of a
     negative at random, which lets popular items look compatible with anything).
+
+    ``exclude`` : int (e, 2) pairs no negative may be (in either order); default: ``positives``.
+    Pass every known positive (and the negatives of other splits) when ``positives`` is one
+    split of them, so that no negative is a known link or repeats a pair of another split.
 
     Returns ``pairs`` int64 (m, 2) and ``labels`` float32 (m,) (1 then 0 for each anchor).
     """
@@ -140,8 +145,9 @@ def make_pairs(
         cat = None
     else:
         raise ValueError(f"negatives must be 'random' or 'hard', not {negatives!r}")
-    rng = np.random.default_rng(seed)
-    neg = sample_negatives(pos[:, 0], n_items, category=cat, exclude=pos, seed=rng)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    banned = pos if exclude is None else np.concatenate([np.asarray(exclude, np.int64).reshape(-1, 2), pos])
+    neg = sample_negatives(pos[:, 0], n_items, category=cat, exclude=banned, seed=rng)
     pairs = np.concatenate([pos, neg])
     labels = np.concatenate([np.ones(len(pos), np.float32), np.zeros(len(neg), np.float32)])
     return pairs, labels
@@ -178,3 +184,56 @@ def split_pairs(
     order = rng.permutation(len(pairs))
     tr, te = order[~test[order]], order[test[order]]
     return pairs[tr], labels[tr], pairs[te], labels[te]
+
+
+def split_positives(
+    positives: np.ndarray,
+    *,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out a share of the positive pairs: ``(kept, held_out)``.
+
+    As in :func:`split_pairs`, the unit of the split is the unordered pair, so ``(i, j)`` and
+    ``(j, i)`` land on the same side. Split the positives *before* drawing negatives: then
+    random and hard negatives can be attached to the same held-out positives, and a model trained
+    with one kind of negative can be tested on the other without ever having seen a test link.
+    Call it again on ``kept`` to carve a validation split out of the training positives.
+    """
+    pos = np.asarray(positives, dtype=np.int64).reshape(-1, 2)
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    n = int(pos.max()) + 1 if len(pos) else 1
+    uniq, group = np.unique(pair_keys(pos, n, ordered=False), return_inverse=True)
+    held_group = np.zeros(len(uniq), bool)
+    held_group[np.random.default_rng(seed).permutation(len(uniq))[: int(round(test_size * len(uniq)))]] = True
+    held = held_group[group]
+    return pos[~held], pos[held]
+
+
+def labelled_splits(
+    splits: dict,
+    n_items: int,
+    *,
+    negatives: str = "random",
+    category=None,
+    seed: int = 0,
+) -> dict:
+    """Attach negatives to positives that are already split: ``{name: (pairs, labels)}``.
+
+    ``splits`` maps split names to positive pairs, e.g. ``{"train": ..., "valid": ..., "test":
+    ...}`` from :func:`split_positives`. Each split gets :func:`make_pairs` (random or hard
+    negatives); no negative is a known positive of *any* split, and no negative repeats a pair
+    already used in an earlier split (in either order), so nothing a model trains on reappears
+    in validation or test. Rows of each split are shuffled.
+    """
+    rng = np.random.default_rng(seed)
+    every_positive = np.concatenate([np.asarray(p, np.int64).reshape(-1, 2) for p in splits.values()])
+    used = every_positive
+    out = {}
+    for name, pos in splits.items():
+        pairs, labels = make_pairs(pos, n_items, negatives=negatives, category=category, exclude=used, seed=rng)
+        used = np.concatenate([used, pairs[labels == 0]])
+        order = rng.permutation(len(pairs))
+        out[name] = (pairs[order], labels[order])
+    return out
