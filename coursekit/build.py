@@ -51,11 +51,12 @@ def build(
     (``coursekit build --unit 05 -p DATA_SOURCE=real``); every name must exist in every selected
     notebook, checked before anything runs. Records go to ``out/records.jsonl`` and, when
     ``COURSEKIT_RECORD`` is set, to that file too. Returns one dict per notebook: notebook,
-    seconds, ok, error, html, records.
+    seconds, ok, error, html, records. With ``progress``, one line per notebook is printed as it
+    finishes (the kernels themselves stay quiet). In the HTML, model answers and rubrics of
+    written questions show as boxes instead of their ``### BEGIN ...`` markers.
     """
-    from tqdm.auto import tqdm
-
     from .cli import _solution_paths
+    from .grading.written import instructor_view
 
     paths = _solution_paths(Path(solutions), units)
     if parameters and save:
@@ -69,9 +70,7 @@ def build(
     html_dir.mkdir(parents=True, exist_ok=True)
     user_record = os.environ.get(ENV_RECORD)
     results = []
-    bar = tqdm(paths, desc="build", unit="notebook", disable=not progress)
-    for path in bar:
-        bar.set_postfix_str(path.name)
+    for path in paths:
         fd, rec_name = tempfile.mkstemp(prefix="records.", suffix=".jsonl")
         os.close(fd)
         entry = {"notebook": path.name, "seconds": 0.0, "ok": True, "error": "", "html": "", "records": {}}
@@ -89,7 +88,7 @@ def build(
             entry["ok"] = False
             entry["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
             nb = getattr(exc, "nb", None)
-            if progress:
+            if progress:  # the failing cell and its traceback: what it takes to fix it
                 traceback.print_exc()
         records = read_records(rec_name)
         os.unlink(rec_name)
@@ -101,8 +100,11 @@ def build(
                     fh.write(lines)
         if entry["ok"]:
             target = html_dir / (path.stem + ".html")
-            write_text_atomic(target, to_html(nb))
+            write_text_atomic(target, to_html(instructor_view(nb)))
             entry["html"] = target.name
+        if progress:
+            status = "ok" if entry["ok"] else f"FAILED: {entry['error']}"
+            print(f"{path.name}: {entry['seconds']:.1f} s, {status}", flush=True)
         results.append(entry)
     write_text_atomic(html_dir / "index.html", _index_html(results))
     return results

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import json
 import os
+import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -35,6 +37,47 @@ def _environ(**values):
                 os.environ[k] = v
 
 
+@dataclass
+class KernelSession:
+    """How to start a quiet kernel: ``NotebookClient(..., kernel_manager_class=...)`` and
+    ``client.execute(**start_kwargs)``; the kernel process's own output goes to ``log``."""
+    kernel_manager_class: type
+    start_kwargs: dict
+    log: str
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as fh:
+                return "".join(fh.readlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@contextmanager
+def kernel_session():
+    """A kernel on IPC transport (Unix sockets in a private folder; no TCP ports, no "running over
+    TCP without encryption" warning) whose process output (kernel log lines, C-level library
+    noise) goes to a log file instead of the terminal. TCP where IPC is not available (Windows)."""
+    from jupyter_client.manager import AsyncKernelManager  # nbclient's own default: async all the way
+
+    with tempfile.TemporaryDirectory(prefix="ck-kernel-") as folder:
+        log_path = os.path.join(folder, "kernel.log")
+        if os.name == "posix":
+            socket_base = os.path.join(folder, "k")
+
+            class IPCKernelManager(AsyncKernelManager):
+                def __init__(self, **kwargs):
+                    kwargs.setdefault("transport", "ipc")
+                    kwargs.setdefault("ip", socket_base)
+                    super().__init__(**kwargs)
+
+            manager = IPCKernelManager
+        else:  # pragma: no cover - no IPC transport on Windows
+            manager = AsyncKernelManager
+        with open(log_path, "wb") as log:
+            yield KernelSession(manager, {"stdout": log, "stderr": log}, log_path)
+
+
 def execute_notebook(
     nb_or_path,
     *,
@@ -48,6 +91,7 @@ def execute_notebook(
 
     ``timeout`` is per cell. ``env`` adds environment variables for the kernel. Raises
     ``nbclient.exceptions.CellExecutionError`` on the first failing cell unless ``allow_errors``.
+    The kernel runs quietly (:func:`kernel_session`): nothing of it reaches the terminal.
     """
     from nbclient import NotebookClient
 
@@ -60,13 +104,13 @@ def execute_notebook(
         nb = nb_or_path
     extra = {ENV_NOTEBOOK: name or "notebook.ipynb", "TF_CPP_MIN_LOG_LEVEL": "3",
              "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors, record_timing=False,
-        resources={"metadata": {"path": str(cwd or ".")}},
-    )
     start = time.perf_counter()
-    with _environ(**extra):
-        client.execute()
+    with kernel_session() as session, _environ(**extra):
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors, record_timing=False,
+            resources={"metadata": {"path": str(cwd or ".")}}, kernel_manager_class=session.kernel_manager_class,
+        )
+        client.execute(**session.start_kwargs)
     return nb, time.perf_counter() - start
 
 

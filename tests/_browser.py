@@ -59,9 +59,31 @@ def page_facts(driver) -> dict:
           summary: !!document.getElementById('coursekit-summary'),
           passed: score ? parseInt(score.dataset.passed) : null,
           total: score ? parseInt(score.dataset.total) : null,
+          points: score && score.dataset.points ? parseFloat(score.dataset.points) : null,
+          max: score && score.dataset.max ? parseFloat(score.dataset.max) : null,
           statuses: rows.map(r => r.dataset.status),
           widths: Array.from(document.images).map(i => i.naturalWidth),
           text: document.body.innerText.slice(0, 200),
+        };
+        """
+    )
+
+
+def question_facts(driver) -> dict:
+    """What a page by question shows: the question, rubric criteria, model answer, each answer."""
+    return driver.execute_script(
+        """
+        const q = document.getElementById('ck-question');
+        const answers = Array.from(document.querySelectorAll('#ck-answers article.ck-answer'));
+        return {
+          question: q ? q.dataset.question : null,
+          criteria: Array.from(document.querySelectorAll('#ck-rubric li.ck-criterion')).map(li => li.innerText.trim()),
+          model: (document.getElementById('ck-model') || {innerText: ''}).innerText.trim(),
+          students: answers.map(a => a.dataset.student),
+          empty: answers.filter(a => a.dataset.empty === 'true').map(a => a.dataset.student),
+          answer_images: answers.reduce((n, a) => n + a.querySelectorAll('img').length, 0),
+          images: document.images.length,
+          widths: Array.from(document.images).map(i => i.naturalWidth),
         };
         """
     )

@@ -67,3 +67,219 @@ def test_not_attempted_stops_the_notebook(capsys):
 def test_unknown_exercise():
     with pytest.raises(KeyError, match="unknown exercise"):
         run_check("u1.nope", None)
+
+
+# --------------------------------------------------------------------------- hints that teach
+
+import dataclasses
+import functools
+
+from coursekit.grading import checks as checks_module
+from coursekit.grading.checks import exercise, get_exercise, reset_attempts
+from coursekit.grading.delegation import MESSAGE, DelegationError, write_it_yourself
+
+
+@pytest.fixture
+def two_hints(monkeypatch):
+    ex = get_exercise("u1.zscore")
+    monkeypatch.setitem(checks_module._EXERCISES, "u1.zscore",
+                        dataclasses.replace(ex, hints=("think about columns", "look at np.where")))
+    reset_attempts()
+    yield
+    reset_attempts()
+
+
+def test_hints_none_on_todo_then_first_then_second(two_hints, capsys):
+    wrong = lambda x: x  # noqa: E731
+    with pytest.raises(NotImplementedError):
+        check("u1.zscore", todo)
+    assert "hint" not in capsys.readouterr().out
+    assert run_check("u1.zscore", todo).hint == ""  # not attempted: no attempt counted either
+    assert run_check("u1.zscore", wrong).hint == "think about columns"
+    assert run_check("u1.zscore", wrong).hint == "look at np.where"
+    assert run_check("u1.zscore", lambda x: 1 / 0).hint == "look at np.where"  # an error counts too
+    assert run_check("u1.zscore", features.zscore).hint == ""  # passed: no hint
+    reset_attempts("u1.zscore")
+    shown = check("u1.zscore", wrong)
+    assert shown.hint == "think about columns" and "hint: think about columns" in capsys.readouterr().out
+
+
+def test_old_single_hint_still_works(monkeypatch):
+    reset_attempts()
+
+    @exercise("u9.old_style", title="old style", hint="only one hint")
+    def _check(f):
+        assert f(1) == 2, "f(1) should be 2"
+
+    try:
+        ex = get_exercise("u9.old_style")
+        assert ex.points == 1 and ex.delegates == () and ex.hints == ("only one hint",)
+        assert run_check("u9.old_style", lambda v: v).hint == "only one hint"
+        assert run_check("u9.old_style", lambda v: v).hint == "only one hint"
+        assert run_check("u9.old_style", lambda v: v + 1).passed
+    finally:
+        checks_module._EXERCISES.pop("u9.old_style")
+        reset_attempts()
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"points": 0}, "points must be an integer from 1 to 4"),
+    ({"points": 5}, "points must be an integer from 1 to 4"),
+    ({"points": 1.5}, "points must be an integer from 1 to 4"),
+    ({"hint": "a", "hints": ("b",)}, "hint= or hints="),
+    ({"hints": ("",)}, "non-empty"),
+    ({"delegates": ("zscore",)}, "dotted names"),
+])
+def test_exercise_declarations_are_checked(kwargs, error):
+    with pytest.raises((ValueError, TypeError), match=error):
+        exercise("u9.bad", title="bad", **kwargs)
+
+
+# --------------------------------------------------------------------------- write it yourself
+
+@pytest.fixture
+def zscore_delegated(monkeypatch):
+    ex = get_exercise("u1.zscore")
+    monkeypatch.setitem(checks_module._EXERCISES, "u1.zscore",
+                        dataclasses.replace(ex, delegates=("coursekit.features.zscore",)))
+    reset_attempts()
+    yield
+    reset_attempts()
+
+
+def _own(x):
+    x = np.asarray(x, dtype=float)
+    std = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(std == 0, 1.0, std)
+
+
+def _notebook(source: str) -> dict:
+    """A notebook-like namespace: the student's cells run in it (as IPython's user_ns)."""
+    ns: dict = {"__name__": "__main__"}
+    exec(compile(source, "<ipython-input-1>", "exec"), ns)  # noqa: S102 - simulates a notebook cell
+    return ns
+
+
+DELEGATING_ANSWERS = {
+    "module path": "import coursekit.features\ndef zscore(x):\n    return coursekit.features.zscore(x)",
+    "module alias": "from coursekit import features as F\ndef zscore(x):\n    return F.zscore(x)",
+    "name bound earlier": "from coursekit.features import zscore as pkg\ndef zscore(x):\n    return pkg(x)",
+    "default argument": "from coursekit import features\ndef zscore(x, f=features.zscore):\n    return f(x)",
+    "the package object": "from coursekit.features import zscore",
+    "a partial": "import functools\nfrom coursekit import features\nzscore = functools.partial(features.zscore)",
+    "caught and retried": ("from coursekit import features\ndef zscore(x):\n    try:\n"
+                           "        return features.zscore(x)\n    except Exception:\n        return x"),
+}
+
+
+@pytest.mark.parametrize("how", list(DELEGATING_ANSWERS))
+def test_delegating_to_the_package_fails(zscore_delegated, how):
+    ns = _notebook(DELEGATING_ANSWERS[how])
+    result = run_check("u1.zscore", ns["zscore"])
+    assert result.status == FAILED and result.message.startswith(MESSAGE)
+    assert "coursekit.features.zscore" in result.message
+
+
+def test_write_it_yourself_leaves_the_package_intact(zscore_delegated):
+    code = features.zscore.__code__
+    assert run_check("u1.zscore", _own).passed  # the student's own code passes under the guard
+    assert features.zscore.__code__ is code
+    x = np.array([[1.0, 5.0], [3.0, 5.0]])
+    assert np.allclose(features.zscore(x), [[-1, 0], [1, 0]])  # later cells use the package version
+    ns = _notebook(DELEGATING_ANSWERS["name bound earlier"])
+    assert np.allclose(ns["zscore"](x), [[-1, 0], [1, 0]])  # outside a check the alias works again
+
+
+def test_check_and_hidden_tests_may_use_the_package_as_reference():
+    ns = _notebook(DELEGATING_ANSWERS["module alias"])
+    own = _notebook("import numpy as np\ndef mine(x):\n    x = np.asarray(x, float)\n    s = x.std(0)\n"
+                    "    return (x - x.mean(0)) / np.where(s == 0, 1.0, s)")["mine"]
+    x = np.array([[1.0, 2.0], [3.0, 2.0]])
+    with write_it_yourself(("coursekit.features.zscore",)):
+        # a hidden test compares with the package version in its own frame: allowed
+        assert np.allclose(own(x), features.zscore(x))
+        with pytest.raises(DelegationError, match="write it yourself"):
+            ns["zscore"](x)
+
+
+class _Base:
+    def __init__(self, n):
+        self.n = n
+
+    def size(self):
+        return self.n
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_square(v):
+    return v * v
+
+
+def test_classes_and_wrapped_functions_are_guarded_everywhere():
+    import tests.test_checks as me
+
+    original = _cached_square  # an lru_cache wrapper, not a plain function: replaced by name
+    ns = _notebook("def student(v):\n    return alias(v)\n\ndef make(cls):\n    return cls(2)\n")
+    ns["alias"] = original  # bound in the notebook's namespace
+    with write_it_yourself(("tests.test_checks._cached_square", "tests.test_checks._Base"), namespace=ns) as g:
+        assert ns["alias"] is not original and me._cached_square is not original
+        with pytest.raises(DelegationError):
+            ns["student"](3)
+        with pytest.raises(DelegationError):
+            ns["make"](me._Base)  # instantiating the package class from student code
+        assert g.handed_over(type("Mine", (me._Base,), {})) == "tests.test_checks._Base"
+        assert g.handed_over(functools.partial(original)) == "tests.test_checks._cached_square"
+        assert g.handed_over(_own) is None
+    assert ns["alias"] is original and me._cached_square is original  # restored
+    assert ns["student"](3) == 9 and ns["make"](me._Base).size() == 2
+
+
+# --------------------------------------------------------------------------- the conventions, over solutions/
+
+import nbformat as _nbformat
+
+from coursekit.grading.audit import delegation_problems, exercise_problems, hint_leaks, solution_regions, tokens
+from coursekit.grading.written import question_problems
+
+_REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+_SOLUTIONS = sorted((_REPO / "solutions").glob("[0-9][0-9]_*.ipynb"))
+_PAIRS = [(p, ex) for p in _SOLUTIONS for ex in solution_regions(_nbformat.read(p, as_version=4))]
+
+
+@pytest.mark.parametrize("hint, leaks", [
+    ("Use the mean and standard deviation of each column (axis=0); divide by 1 where it is 0.", False),
+    ("Divide by `np.where(std == 0, 1.0, std)`.", True),
+    ("np.argpartition(-scores, k) and sort only those k", True),
+    ("Normalise the rows to unit length first.", False),
+    ("scores = unit @ unit[query]", True),
+])
+def test_hint_leak_detector(hint, leaks):
+    nb = _nbformat.v4.new_notebook(cells=[_nbformat.v4.new_code_cell(
+        "# Exercise u9.demo: demo\ndef f(x, query, k):\n    ### BEGIN SOLUTION\n"
+        "    std = x.std(axis=0)  # a comment that is not code\n"
+        "    unit = x / np.where(std == 0, 1.0, std)\n    scores = unit @ unit[query]\n"
+        "    best = np.argpartition(-scores, k - 1)[:k]\n    return best\n    ### END SOLUTION")])
+    found = hint_leaks(nb, {"u9.demo": (hint,)})
+    assert bool(found) == leaks, found
+    assert tokens("np.where(std == 0, 1.0, std)") == tokens("np.where( std==0 , 1.0, std )")
+
+
+@pytest.mark.parametrize("solution, ex", _PAIRS, ids=[f"{p.name[:2]}-{ex}" for p, ex in _PAIRS])
+def test_no_hint_holds_the_answer(solution, ex):
+    nb = _nbformat.read(solution, as_version=4)
+    leaks = [str(l) for l in hint_leaks(nb) if l.exercise == ex]
+    assert not leaks, "\n".join(leaks)
+
+
+@pytest.mark.parametrize("solution, ex", _PAIRS, ids=[f"{p.name[:2]}-{ex}" for p, ex in _PAIRS])
+def test_exercise_declares_what_it_reimplements(solution, ex):
+    nb = _nbformat.read(solution, as_version=4)
+    problems = [p for p in delegation_problems(nb) if p.startswith(ex + ":")]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("solution", _SOLUTIONS, ids=lambda p: f"u{int(p.name[:2])}-{p.name}")
+def test_points_parts_and_questions_follow_the_markup(solution):
+    nb = _nbformat.read(solution, as_version=4)
+    problems = exercise_problems(nb) + question_problems(nb, solution.name)
+    assert not problems, "\n".join(problems)

@@ -27,6 +27,14 @@ def test_hidden_tests_removed_and_markdown_answers_replaced():
     assert student_source(md, "markdown") == "**Q.** Why?\n\n_Write your answer here._"
 
 
+def test_rubric_dropped_question_and_points_kept():
+    md = ("**Question u1.q3** (2 points) Which is better?\n\n### BEGIN RUBRIC\n- (1 point) names one\n"
+          "- (1 point) quotes the table\n### END RUBRIC\n\n### BEGIN SOLUTION\nThe first.\n### END SOLUTION")
+    assert student_source(md, "markdown") == "**Question u1.q3** (2 points) Which is better?\n\n_Write your answer here._"
+    with pytest.raises(ReleaseError, match="never closed"):
+        student_source("**Question u1.q3** (1 point) Why?\n### BEGIN RUBRIC\n- (1 point) a", "markdown", "nb")
+
+
 @pytest.mark.parametrize("src", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
                                  "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
 def test_unbalanced_markers_are_errors(src):
@@ -79,6 +87,7 @@ def test_no_solution_or_hidden_test_in_student_notebook(solution):
     nb = nbformat.read(solution, as_version=4)
     student_text = (REPO / "notebooks" / solution.name).read_text()
     assert "BEGIN SOLUTION" not in student_text and "HIDDEN TESTS" not in student_text
+    assert "BEGIN RUBRIC" not in student_text
     hidden = _hidden_lines(nb)
     assert hidden, f"{solution.name} has no hidden tests"
     for line in hidden:
@@ -106,3 +115,7 @@ def test_student_notebook_stops_at_first_exercise(solution, tmp_path):
     # every cell before the exercise ran without error
     for cell in student.cells[:first]:
         assert not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+    # a fresh student notebook shows no hint: the first check is TODO, not a failed attempt
+    shown = [o for c in student.cells for o in c.get("outputs", []) if "coursekit" in o.get("metadata", {})]
+    assert all(o["metadata"]["coursekit"]["status"] == "not attempted" for o in shown)
+    assert not any("hint" in str(o.get("data", {})).lower() for o in shown)

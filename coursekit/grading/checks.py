@@ -1,9 +1,16 @@
-"""Student-facing checks: ``check("u1.zscore", zscore)`` -> a short pass / fail with a hint.
+"""Student-facing checks: ``check("u1.zscore", zscore)`` -> a short pass / fail, hints that teach.
 
 Each unit registers its exercises in ``coursekit/grading/exercises/uN.py`` with the
 :func:`exercise` decorator. A check function receives what the student passes to ``check`` and
 raises ``AssertionError`` with a helpful message when something is wrong. Visible checks live in
 the package; hidden tests stay in the solution notebooks and only run when grading.
+
+Hints teach in steps: none while the exercise is not attempted (TODO); the first hint (what to
+think about) after the first failed attempt; the second, more specific one after a second failure
+of the same exercise in the same kernel. The check runs with the package functions the exercise
+re-implements (its ``delegates``) made to raise in the student's code
+(:mod:`coursekit.grading.delegation`), so calling the package version fails with "write it
+yourself; ...".
 
 The result is displayed with machine-readable metadata (``{"coursekit": {"exercise": ...,
 "status": ...}}``) so that ``coursekit export`` and ``coursekit grade`` can read the outcome of
@@ -15,6 +22,7 @@ from __future__ import annotations
 import html
 import importlib
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -25,8 +33,21 @@ PASSED, FAILED, NOT_ATTEMPTED, ERROR = "passed", "failed", "not attempted", "err
 class Exercise:
     id: str
     title: str
-    hint: str
+    hints: tuple[str, ...]
     test: Callable
+    points: int = 1
+    delegates: tuple[str, ...] = ()
+
+    @property
+    def hint(self) -> str:
+        """The first hint (what the old single ``hint=`` was)."""
+        return self.hints[0] if self.hints else ""
+
+    def hint_after(self, failures: int) -> str:
+        """The hint shown after ``failures`` failed attempts: none before the first failure."""
+        if failures <= 0 or not self.hints:
+            return ""
+        return self.hints[min(failures, len(self.hints)) - 1]
 
 
 @dataclass
@@ -66,17 +87,38 @@ class CheckResult:
         )
 
     def metadata(self) -> dict:
-        return {"coursekit": {"exercise": self.exercise, "status": self.status, "message": self.message}}
+        return {"coursekit": {"exercise": self.exercise, "status": self.status, "message": self.message,
+                              "hint": self.hint}}
 
 
 _EXERCISES: dict[str, Exercise] = {}
+_FAILURES: dict[str, int] = {}  # failed attempts per exercise in this kernel (for the hints)
+DELEGATE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
-def exercise(exercise_id: str, *, title: str, hint: str):
-    """Decorator that registers a check function under ``exercise_id`` (``"uN.name"``)."""
+def exercise(exercise_id: str, *, title: str, hint: str | None = None, hints=None, points: int = 1,
+             delegates=()):
+    """Decorator that registers a check function under ``exercise_id`` (``"uN.name"``).
+
+    ``hints=(first, second)``: what to think about, then a more specific pointer (never the code
+    of the answer); ``hint="..."`` (one hint) still works. ``points``: 1-4 by difficulty.
+    ``delegates``: dotted names of the package functions or classes the exercise re-implements
+    (``"coursekit.features.zscore"``); they raise in the student's code while the check runs.
+    """
+    if hint is not None and hints is not None:
+        raise TypeError(f"{exercise_id}: give hint= or hints=, not both")
+    hints = (hint,) if isinstance(hint, str) else tuple(hints or ())
+    if not all(isinstance(h, str) and h.strip() for h in hints):
+        raise TypeError(f"{exercise_id}: hints must be non-empty strings")
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= 4:
+        raise ValueError(f"{exercise_id}: points must be an integer from 1 to 4, got {points!r}")
+    delegates = (delegates,) if isinstance(delegates, str) else tuple(delegates)
+    bad = [d for d in delegates if not isinstance(d, str) or not DELEGATE_RE.match(d)]
+    if bad:
+        raise ValueError(f"{exercise_id}: delegates must be dotted names like 'coursekit.features.zscore', got {bad}")
 
     def register(fn: Callable) -> Callable:
-        _EXERCISES[exercise_id] = Exercise(exercise_id, title, hint, fn)
+        _EXERCISES[exercise_id] = Exercise(exercise_id, title, hints, fn, points, delegates)
         return fn
 
     return register
@@ -106,19 +148,56 @@ def exercises(unit: str) -> list[Exercise]:
     return [e for k, e in _EXERCISES.items() if k.startswith(unit + ".")]
 
 
-def run_check(exercise_id: str, *args, **kwargs) -> CheckResult:
-    """Run one exercise's checks and return the result without displaying it."""
-    ex = get_exercise(exercise_id)
+def reset_attempts(exercise_id: str | None = None) -> None:
+    """Forget failed attempts (all, or of one exercise): the next failure shows the first hint."""
+    if exercise_id is None:
+        _FAILURES.clear()
+    else:
+        _FAILURES.pop(exercise_id, None)
+
+
+def _outcome(ex: Exercise, args, kwargs, delegates=None) -> tuple[str, str]:
+    """(status, message) of running one exercise's check with its delegates guarded."""
+    from .delegation import DelegationError, write_it_yourself
+
+    delegates = ex.delegates if delegates is None else tuple(delegates)
     try:
-        ex.test(*args, **kwargs)
+        with write_it_yourself(delegates, exempt_globals=getattr(ex.test, "__globals__", None)) as guard:
+            handed = guard.handed_over(*args, *kwargs.values())
+            if handed:
+                raise DelegationError(handed)
+            ex.test(*args, **kwargs)
+    except DelegationError as exc:
+        return FAILED, f"{exc} ({exc.name} was called)" if exc.name else str(exc)
     except NotImplementedError:
-        return CheckResult(exercise_id, NOT_ATTEMPTED, "not attempted yet", ex.hint)
+        return NOT_ATTEMPTED, "not attempted yet"
     except AssertionError as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else "a check failed"
-        return CheckResult(exercise_id, FAILED, msg, ex.hint)
+        return FAILED, str(exc).strip().splitlines()[0] if str(exc).strip() else "a check failed"
     except Exception as exc:  # student code may raise anything; report it, never crash the notebook
-        return CheckResult(exercise_id, ERROR, f"{type(exc).__name__}: {exc}"[:300], ex.hint)
-    return CheckResult(exercise_id, PASSED, "", ex.hint)
+        return ERROR, f"{type(exc).__name__}: {exc}"[:300]
+    return PASSED, ""
+
+
+def run_check(exercise_id: str, *args, **kwargs) -> CheckResult:
+    """Run one exercise's checks and return the result without displaying it.
+
+    A failure (or error) counts as an attempt: the result carries the first hint after the first
+    failed attempt and the second after the next; no hint when not attempted or passed.
+    """
+    ex = get_exercise(exercise_id)
+    status, message = _outcome(ex, args, kwargs)
+    hint = ""
+    if status in (FAILED, ERROR):
+        _FAILURES[exercise_id] = _FAILURES.get(exercise_id, 0) + 1
+        hint = ex.hint_after(_FAILURES[exercise_id])
+    return CheckResult(exercise_id, status, message, hint)
+
+
+def grade_check(exercise_id: str, delegates, *args, **kwargs) -> CheckResult:
+    """The grader's run of a visible check: ``delegates`` as the grader read them, no hint, and
+    the student's attempt count is left alone."""
+    status, message = _outcome(get_exercise(exercise_id), args, kwargs, delegates)
+    return CheckResult(exercise_id, status, message, "")
 
 
 STRICT_ENV = "COURSEKIT_STRICT_CHECKS"

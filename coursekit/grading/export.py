@@ -9,7 +9,7 @@ import nbformat
 
 from ..errors import DataError
 from ..notebooks import check_results, execute_notebook, to_html, write_text_atomic
-from .checks import NOT_ATTEMPTED, get_exercise
+from .checks import NOT_ATTEMPTED, PASSED, get_exercise
 from .release import exercise_ids
 
 STATUS_STYLE = {
@@ -21,22 +21,25 @@ STATUS_STYLE = {
 
 
 def summarise(nb: nbformat.NotebookNode) -> list[dict]:
-    """One row per exercise of the notebook: id, title, status, message, hint."""
+    """One row per exercise of the notebook: id, title, points, status, message, and the hint the
+    check showed (none when not attempted or passed; the second hint after a second failure)."""
     results = check_results(nb)
     rows = []
     for ex_id in exercise_ids(nb):
         try:
             ex = get_exercise(ex_id)
-            title, hint = ex.title, ex.hint
+            title, points = ex.title, ex.points
         except KeyError:
-            title, hint = "", ""
+            title, points = "", 1
         res = results.get(ex_id, {})
+        status = res.get("status", NOT_ATTEMPTED)
         rows.append({
             "exercise": ex_id,
             "title": title,
-            "status": res.get("status", NOT_ATTEMPTED),
+            "points": points,
+            "status": status,
             "message": res.get("message", "" if res else "the check did not run"),
-            "hint": hint,
+            "hint": res.get("hint", "") if status not in (PASSED, NOT_ATTEMPTED) else "",
         })
     return rows
 
@@ -49,6 +52,7 @@ def summary_html(rows: list[dict], heading: str = "Exercise summary") -> str:
         body.append(
             f'<tr class="ck-row" data-status="{html.escape(r["status"])}">'
             f"<td><code>{html.escape(r['exercise'])}</code></td><td>{html.escape(r['title'])}</td>"
+            f"<td>{r.get('points', 1)}</td>"
             f'<td class="ck-status" style="{STATUS_STYLE.get(r["status"], "")}">{html.escape(r["status"])}</td>'
             f"<td>{html.escape(r['message'])}</td><td>{html.escape(hint)}</td></tr>"
         )
@@ -59,7 +63,7 @@ def summary_html(rows: list[dict], heading: str = "Exercise summary") -> str:
         f'<p id="ck-score" data-passed="{passed}" data-total="{len(rows)}">'
         f"<b>{passed} of {len(rows)}</b> exercises passed.</p>"
         '<table id="ck-table" style="border-collapse:collapse" border="1" cellpadding="4">'
-        "<thead><tr><th>exercise</th><th>title</th><th>status</th><th>message</th><th>hint</th></tr></thead>"
+        "<thead><tr><th>exercise</th><th>title</th><th>points</th><th>status</th><th>message</th><th>hint</th></tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></section>"
     )
 

@@ -1,37 +1,42 @@
-"""``coursekit grade``: batch-grade submitted notebooks with hidden tests.
+"""``coursekit grade``: batch-grade submitted notebooks: points, partial credit, written answers.
 
 For each submission (``<student>.ipynb``), in a fresh kernel and a temporary folder:
 
-1. the hidden tests of the matching solution notebook are injected by **exercise id** — after the
-   cell that calls ``check("uN.x", ...)``, else after the cell marked ``# Exercise uN.x`` — never by
-   cell metadata, which students may have broken;
+1. after the cell that calls ``check("uN.x", ...)`` (else after the cell marked ``# Exercise
+   uN.x``) the grader injects its own cell, found by **exercise id**, never by cell metadata,
+   which students break. That cell repeats the visible check with the arguments of the
+   solution's check call and runs the hidden tests part by part, with the exercise's delegates
+   guarded (calling the package version fails); see :mod:`coursekit.grading.scoring` for the rule
+   that turns the outcome into points;
 2. the notebook runs with a time limit for the whole submission (a cell still running when the
    limit is reached is cut and the rest of the notebook is not run), a memory limit (the kernel
    is stopped when its resident memory goes over it) and a cap on the output it may print;
-3. an exercise scores 1 when its visible check passed and its hidden tests passed.
+3. the answers to the written questions are read by question id
+   (:mod:`coursekit.grading.written`).
 
 Student code runs as the grader's user, so it *could* write anywhere the grader can. Nothing it
 writes can change a grade: the exercises and hidden tests are read into memory before any
-student code runs; ``grades.csv`` and the feedback pages are written by the parent process after
-every submission has run; and the solution notebook is checked after each submission and
-restored (with a note on that submission) if its bytes changed.
+student code runs; ``grades.csv``, ``written.csv``, the pages by question and the feedback pages
+are written by the parent process after every submission has run; and the solution notebook is
+checked after each submission and restored (with a note on that submission) if its bytes changed.
 
-Outputs: ``grades.csv`` (one row per student, one column per exercise, total, max, notes) and
-``feedback/<student>.html``: the executed notebook without the injected cells, with a results table
-on top. Hidden test code and hidden assertion messages never appear in feedback.
+Outputs: ``grades.csv`` (one row per student: points per exercise, total, max, notes; with
+``--written``, also points per question, ``written`` and a total over both), ``written.csv``
+(one row per student and question, for the instructor to fill in), ``questions/<id>.html`` (one
+page per question: rubric, model answer and every student's answer) and
+``feedback/<student>.html``: the executed notebook without the injected cells, with a results
+table on top. Hidden test code and hidden assertion messages never appear in feedback.
 """
 
 from __future__ import annotations
 
-import csv
 import html
 import os
 import re
 import tempfile
-import textwrap
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,11 +44,13 @@ import nbformat
 
 from ..datasets._io import atomic_write_bytes
 from ..errors import DataError
-from ..notebooks import _environ, check_results, to_html, write_text_atomic
-from .checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED
+from ..notebooks import _environ, check_results, kernel_session, to_html, write_text_atomic
+from .checks import NOT_ATTEMPTED, PASSED
 from .release import BEGIN_HIDDEN, CHECK_RE, END_HIDDEN, EXERCISE_RE
+from .scoring import HIDDEN_KEY, ExerciseSpec, PartsError, check_call_args, hidden_cell_source, parse_hidden, score_exercise
+from .written import (CSV_COLUMNS, Answer, Question, QuestionError, extract_answers, fmt_points, parse_questions,
+                      question_page, read_written, safe_name, write_csv, written_rows, written_table_html)
 
-HIDDEN_KEY = "coursekit_hidden"
 INJECTED_TAG = "coursekit-injected"
 UNIT_RE = re.compile(r"(?<!\d)(\d{2})_")
 MAX_OUTPUT_CHARS = 20_000  # per output text in feedback; student code can print a lot
@@ -55,12 +62,23 @@ DEFAULT_MEMORY_MB = 4096  # resident memory of one kernel (and its children)
 class Submission:
     student: str
     path: Path
-    scores: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
+    detail: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    answers: dict[str, Answer] = field(default_factory=dict, repr=False)
+    written: dict[str, float | None] = field(default_factory=dict)
     feedback: Path | None = None
     feedback_html: str = field(default="", repr=False)
+
+    @property
+    def code_points(self) -> float:
+        return sum(self.scores.values())
+
+    @property
+    def written_points(self) -> float:
+        return sum(v for v in self.written.values() if v is not None)
 
 
 def hidden_tests(solution: nbformat.NotebookNode) -> dict[str, str]:
@@ -87,29 +105,36 @@ def exercise_order(solution: nbformat.NotebookNode) -> list[str]:
     return seen
 
 
-def _hidden_cell(exercise: str, code: str) -> nbformat.NotebookNode:
-    body = textwrap.indent(code.strip("\n") or "pass", "    ")
-    src = (
-        "from IPython.display import display as _ck_display\n"
-        "try:\n"
-        f"{body}\n"
-        "    _ck_status = 'passed'\n"
-        "except NotImplementedError:\n"
-        "    _ck_status = 'not attempted'\n"
-        "except AssertionError:\n"
-        "    _ck_status = 'failed'\n"
-        "except BaseException as _ck_exc:\n"
-        "    _ck_status = 'error: ' + type(_ck_exc).__name__\n"
-        f"_ck_display({{'text/plain': 'hidden tests: ' + _ck_status}}, raw=True, "
-        f"metadata={{'{HIDDEN_KEY}': {{'exercise': {exercise!r}, 'status': _ck_status}}}})\n"
-    )
-    cell = nbformat.v4.new_code_cell(src)
+def grading_specs(solution: nbformat.NotebookNode) -> list[ExerciseSpec]:
+    """Points, delegates, hidden parts and check-call arguments of every exercise of a solution."""
+    from .checks import get_exercise
+
+    tests = hidden_tests(solution)
+    check_sources: dict[str, str] = {}
+    for cell in solution.cells:
+        if cell.cell_type == "code":
+            for ex in CHECK_RE.findall(cell.source):
+                check_sources.setdefault(ex, cell.source)
+    specs = []
+    for ex in exercise_order(solution):
+        try:
+            registered = get_exercise(ex)
+            points, delegates = registered.points, registered.delegates
+        except KeyError:
+            points, delegates = 1, ()
+        args = check_call_args(check_sources[ex], ex) if ex in check_sources else None
+        specs.append(ExerciseSpec(ex, points, tuple(delegates), parse_hidden(tests.get(ex, ""), ex), args))
+    return specs
+
+
+def _hidden_cell(spec: ExerciseSpec) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(hidden_cell_source(spec))
     cell.metadata["tags"] = [INJECTED_TAG]
     return cell
 
 
-def inject(submission: nbformat.NotebookNode, tests: dict[str, str], exercises: list[str]):
-    """Insert hidden-test cells; return (notebook, exercises that could not be found)."""
+def inject(submission: nbformat.NotebookNode, specs: list[ExerciseSpec]):
+    """Insert the grader's cells; return (notebook, exercises that could not be found)."""
     nb = nbformat.from_dict(submission)
     anchors: dict[str, int] = {}
     for i, cell in enumerate(nb.cells):
@@ -120,10 +145,9 @@ def inject(submission: nbformat.NotebookNode, tests: dict[str, str], exercises: 
             anchors[ex] = i  # the check cell wins over the exercise marker
         for ex in EXERCISE_RE.findall(src):
             anchors.setdefault(ex, i)
-    missing = [ex for ex in exercises if ex not in anchors]
-    for ex, index in sorted(((e, anchors[e]) for e in exercises if e in anchors and e in tests),
-                            key=lambda t: -t[1]):
-        nb.cells.insert(index + 1, _hidden_cell(ex, tests[ex]))
+    missing = [spec.id for spec in specs if spec.id not in anchors]
+    for spec, index in sorted(((s, anchors[s.id]) for s in specs if s.id in anchors), key=lambda t: -t[1]):
+        nb.cells.insert(index + 1, _hidden_cell(spec))
     for cell in nb.cells:  # fresh run: no stale outputs a student could have forged
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
@@ -209,21 +233,23 @@ def _execute(nb, cwd: Path, budget: float, memory_mb: float = DEFAULT_MEMORY_MB)
     def remaining(_cell) -> int:
         return max(1, int(deadline - time.monotonic()))
 
-    client = _capped_client_class()(nb, timeout=int(budget), timeout_func=remaining, kernel_name="python3",
-                                    allow_errors=True, interrupt_on_timeout=False,
-                                    resources={"metadata": {"path": str(cwd)}})
-    watch = _MemoryWatch(client, memory_mb)
-    watch.start()
-    try:
-        client.execute()
-        problem = None
-    except CellTimeoutError:
-        problem = f"time limit of {budget:.0f} s exceeded; the rest of the notebook was not run"
-    except DeadKernelError:
-        problem = "the kernel died (out of memory, or the code exited the interpreter)"
-    finally:
-        watch.done.set()
-        watch.join()
+    with kernel_session() as session:
+        client = _capped_client_class()(nb, timeout=int(budget), timeout_func=remaining, kernel_name="python3",
+                                        allow_errors=True, interrupt_on_timeout=False,
+                                        resources={"metadata": {"path": str(cwd)}},
+                                        kernel_manager_class=session.kernel_manager_class)
+        watch = _MemoryWatch(client, memory_mb)
+        watch.start()
+        try:
+            client.execute(**session.start_kwargs)
+            problem = None
+        except CellTimeoutError:
+            problem = f"time limit of {budget:.0f} s exceeded; the rest of the notebook was not run"
+        except DeadKernelError:
+            problem = "the kernel died (out of memory, or the code exited the interpreter)"
+        finally:
+            watch.done.set()
+            watch.join()
     if watch.exceeded:
         problem = f"memory limit of {memory_mb:.0f} MB exceeded; the kernel was stopped and the rest was not run"
     return problem, watch.peak_mb
@@ -236,51 +262,82 @@ def _truncate_outputs(nb) -> None:
                 out["text"] = out["text"][:MAX_OUTPUT_CHARS] + "\n... (output cut)"
 
 
-def _feedback_html(nb, sub: Submission, exercises: list[str]) -> str:
+_STATUS_STYLE = {"passed": "background:#e6f4ea", "partial": "background:#fef7e0"}
+
+
+def _feedback_html(nb, sub: Submission, specs: list[ExerciseSpec], questions: list[Question]) -> str:
     nb = nbformat.from_dict(nb)
     nb.cells = [c for c in nb.cells if INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
     _truncate_outputs(nb)
-    rows = "".join(
-        f'<tr class="ck-row" data-status="{html.escape(sub.status.get(ex, NOT_ATTEMPTED))}">'
-        f"<td><code>{html.escape(ex)}</code></td><td>{html.escape(sub.status.get(ex, NOT_ATTEMPTED))}</td>"
-        f"<td>{sub.scores.get(ex, 0)}</td></tr>"
-        for ex in exercises
-    )
+    rows = []
+    for spec in specs:
+        status = sub.status.get(spec.id, NOT_ATTEMPTED)
+        points = sub.scores.get(spec.id, 0)
+        rows.append(
+            f'<tr class="ck-row" data-status="{html.escape(status)}" data-points="{fmt_points(points)}" '
+            f'data-max="{fmt_points(spec.points)}" style="{_STATUS_STYLE.get(status, "")}">'
+            f"<td><code>{html.escape(spec.id)}</code></td><td>{html.escape(status)}</td>"
+            f"<td>{fmt_points(points)} / {fmt_points(spec.points)}</td>"
+            f"<td>{html.escape(sub.detail.get(spec.id, ''))}</td></tr>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in sub.notes)
-    total = sum(sub.scores.values())
+    code_max = sum(s.points for s in specs)
+    passed = sum(sub.status.get(s.id) == PASSED for s in specs)
+    written = ""
+    if questions:
+        written = written_table_html(questions, sub.answers, sub.written)
+    graded = all(sub.written.get(q.id) is not None for q in questions)
+    total_line = f"<b>{fmt_points(sub.code_points)} of {fmt_points(code_max)}</b> points for the exercises"
+    if questions and graded:
+        written_max = sum(q.points for q in questions)
+        total_line += (f", <b>{fmt_points(sub.written_points)} of {fmt_points(written_max)}</b> for the written "
+                       f"answers: <b>{fmt_points(sub.code_points + sub.written_points)} of "
+                       f"{fmt_points(code_max + written_max)}</b> in total")
     header = (
         '<section id="coursekit-summary" style="font-family:sans-serif;margin:1em 2em;padding:1em;'
         'border:1px solid #ccc;border-radius:6px">'
         f"<h2 style='margin-top:0'>Feedback for {html.escape(sub.student)}</h2>"
-        f'<p id="ck-score" data-passed="{total}" data-total="{len(exercises)}"><b>{total} of '
-        f"{len(exercises)}</b> exercises passed.</p>"
+        f'<p id="ck-score" data-passed="{passed}" data-total="{len(specs)}" '
+        f'data-points="{fmt_points(sub.code_points)}" data-max="{fmt_points(code_max)}">{total_line} '
+        f"({passed} of {len(specs)} exercises fully right).</p>"
         '<table id="ck-table" border="1" cellpadding="4" style="border-collapse:collapse">'
-        "<thead><tr><th>exercise</th><th>result</th><th>points</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>" + (f"<ul id='ck-notes'>{notes}</ul>" if notes else "") + "</section>"
+        "<thead><tr><th>exercise</th><th>result</th><th>points</th><th>details</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>" + (f"<ul id='ck-notes'>{notes}</ul>" if notes else "")
+        + written + "</section>"
     )
     return to_html(nb, header_html=header)
 
 
-def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: Path,
-              timeout: float, memory_mb: float = DEFAULT_MEMORY_MB,
-              protected: dict[str, bytes] | None = None) -> Submission:
+def grade_one(path: Path, specs: list[ExerciseSpec], out_dir: Path, timeout: float,
+              memory_mb: float = DEFAULT_MEMORY_MB, protected: dict[str, bytes] | None = None,
+              questions: list[Question] = (), solution: nbformat.NotebookNode | None = None,
+              written: dict[str, float] | None = None) -> Submission:
     """Grade one submission; never raises for problems of the submission itself.
 
-    ``exercises`` and ``tests`` are read from the solution notebook by the parent process before
-    any student code runs, so a submission that writes to disk cannot change them. ``protected``
-    {path: bytes} are files the submission must not change (the solution notebook): they are
-    compared after the run and restored, with a note, if they changed. The feedback page is
-    returned in ``feedback_html``; the caller writes it.
+    ``specs`` (and ``questions``, ``solution``) are read by the parent process before any student
+    code runs, so a submission that writes to disk cannot change them. ``protected`` {path: bytes}
+    are files the submission must not change (the solution notebook): they are compared after the
+    run and restored, with a note, if they changed. ``written``: {question id: points} from the
+    instructor's filled written.csv. The feedback page is returned in ``feedback_html``; the
+    caller writes it.
     """
     sub = Submission(student=path.stem, path=path)
+    questions = list(questions)
     start = time.monotonic()
+
+    def written_points():
+        for q in questions:
+            given = (written or {}).get(q.id)
+            answer = sub.answers.get(q.id)
+            sub.written[q.id] = given if given is not None else (0 if answer is None or answer.empty else None)
+
     try:
         raw = nbformat.read(path, as_version=4)
-        nb, missing = inject(raw, tests, exercises)
+        nb, missing = inject(raw, specs)
     except Exception as exc:  # not JSON, not a notebook, cells without source...
         sub.notes.append(f"malformed notebook ({type(exc).__name__}); open it in JupyterLab and save it again")
-        sub.scores = {ex: 0 for ex in exercises}
-        sub.status = {ex: "missing" for ex in exercises}
+        sub.scores = {s.id: 0 for s in specs}
+        sub.status = {s.id: "missing" for s in specs}
+        written_points()
         return sub
     for ex in missing:
         sub.notes.append(f"exercise {ex} not found (its '# Exercise {ex}' cell and check call are missing)")
@@ -295,34 +352,26 @@ def grade_one(path: Path, exercises: list[str], tests: dict[str, str], out_dir: 
     if problem:
         sub.notes.append(problem)
     sub.seconds = time.monotonic() - start
-    visible = check_results(nb)
-    hidden = {}
+    student_visible = check_results(nb)
+    reports: dict[str, dict] = {}
     for cell in nb.cells:
+        if INJECTED_TAG not in cell.get("metadata", {}).get("tags", []):
+            continue  # only the grader's own cells report scores
         for out in cell.get("outputs", []):
             meta = out.get("metadata", {}).get(HIDDEN_KEY)
-            if meta:
-                hidden[meta["exercise"]] = meta["status"]
-    for ex in exercises:
-        v = visible.get(ex, {}).get("status")
-        h = hidden.get(ex, PASSED if ex not in tests else None)
-        if ex in missing:
-            status = "missing"
-        elif v is None and h is None:
-            status = NOT_ATTEMPTED if not problem else "not run"
-        elif v == PASSED and h == PASSED:
-            status = PASSED
-        elif v == NOT_ATTEMPTED or h == NOT_ATTEMPTED:
-            status = NOT_ATTEMPTED
-        elif v == PASSED:
-            status = "failed hidden tests"
-        elif v in (FAILED, ERROR):
-            status = v
-        else:
-            status = FAILED
-        sub.status[ex] = status
-        sub.scores[ex] = int(status == PASSED)
+            if isinstance(meta, dict) and meta.get("exercise"):
+                reports[meta["exercise"]] = meta
+    for spec in specs:
+        if spec.id in missing:
+            sub.scores[spec.id], sub.status[spec.id] = 0, "missing"
+            continue
+        score = score_exercise(spec, reports.get(spec.id), student_visible.get(spec.id, {}).get("status"))
+        sub.scores[spec.id], sub.status[spec.id], sub.detail[spec.id] = score.points, score.status, score.detail
+    if questions and solution is not None:
+        sub.answers = extract_answers(nb, questions, solution, skip_tag=INJECTED_TAG)
+    written_points()
     sub.feedback = out_dir / "feedback" / f"{sub.student}.html"
-    sub.feedback_html = _feedback_html(nb, sub, exercises)
+    sub.feedback_html = _feedback_html(nb, sub, specs, questions)
     return sub
 
 
@@ -350,44 +399,77 @@ def _find_solution(solutions: Path, unit: str | None, submission: Path) -> Path:
 
 
 def grade_folder(submissions, output="graded", *, unit=None, jobs=1, timeout=300,
-                 memory_mb=DEFAULT_MEMORY_MB, solutions="solutions", progress=True) -> Path:
-    """Grade every ``*.ipynb`` in ``submissions``; write ``OUT/grades.csv`` and ``OUT/feedback/``.
+                 memory_mb=DEFAULT_MEMORY_MB, solutions="solutions", progress=True, written=None) -> Path:
+    """Grade every ``*.ipynb`` in ``submissions``; write ``OUT/grades.csv``, ``OUT/feedback/`` and,
+    when the solution has graded questions, ``OUT/written.csv`` and ``OUT/questions/``.
 
-    Each submission runs with ``timeout`` seconds and ``memory_mb`` MB of resident memory. The
-    grade book and the feedback pages are written only after every submission has run.
+    Each submission runs with ``timeout`` seconds and ``memory_mb`` MB of resident memory.
+    ``written``: a filled-in written.csv whose points join grades.csv (checked before anything
+    runs). Everything is written only after every submission has run; with ``progress`` one line
+    per submission is printed as it finishes.
     """
-    from tqdm.auto import tqdm
-
     submissions, out_dir = Path(submissions), Path(output)
     paths = sorted(p for p in submissions.glob("*.ipynb") if not p.name.startswith("."))
     if not paths:
         raise DataError("no .ipynb files found", path=submissions, fix="point at the folder of submissions")
-    if unit is None:
-        solution = _find_solution(Path(solutions), None, paths[0])
-    else:
-        solution = _find_solution(Path(solutions), unit, paths[0])
+    solution = _find_solution(Path(solutions), unit, paths[0])
     solution_bytes = solution.read_bytes()
     solution_nb = nbformat.reads(solution_bytes.decode("utf-8"), as_version=4)
-    exercises, tests = exercise_order(solution_nb), hidden_tests(solution_nb)
+    try:
+        specs = grading_specs(solution_nb)
+        for spec in specs:
+            spec.validate()
+        questions = parse_questions(solution_nb, solution.name)
+    except (PartsError, QuestionError) as exc:
+        raise DataError(str(exc), path=solution, fix="see docs/AUTHORING.md, 'Exercises and grading'") from None
+    students = [p.stem for p in paths]
+    filled: dict[tuple[str, str], float] = {}
+    if written is not None:
+        if not questions:
+            raise DataError("the solution has no graded questions to merge written points into", path=solution,
+                            fix="drop --written")
+        filled = read_written(written, students, questions)  # before any kernel runs
     protected = {str(solution.resolve()): solution_bytes}
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: list[Submission] = []
+    code_max = sum(s.points for s in specs)
+    results: dict[Path, Submission] = {}
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_one, p, exercises, tests, out_dir, timeout, memory_mb, protected)
-                   for p in paths]
-        for fut in tqdm(futures, desc="grade", unit="notebook", disable=not progress):
-            results.append(fut.result())
-    for sub in results:  # only now: no student code runs any more
+        futures = {
+            pool.submit(grade_one, p, specs, out_dir, timeout, memory_mb, protected, questions, solution_nb,
+                        {q.id: filled[p.stem, q.id] for q in questions if (p.stem, q.id) in filled}): p
+            for p in paths
+        }
+        for fut in as_completed(futures):
+            sub = fut.result()
+            results[futures[fut]] = sub
+            if progress:
+                notes = f"; {'; '.join(sub.notes)}" if sub.notes else ""
+                print(f"{sub.path.name}: {fmt_points(sub.code_points)}/{fmt_points(code_max)} points, "
+                      f"{sub.seconds:.0f} s{notes}", flush=True)
+    ordered = [results[p] for p in paths]
+    for sub in ordered:  # only now: no student code runs any more
         if sub.feedback_html:
             write_text_atomic(sub.feedback, sub.feedback_html)
-    header = ["student", *exercises, "total", "max", "notes"]
-    fd, tmp = tempfile.mkstemp(prefix=".grades.", suffix=".csv", dir=out_dir)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for sub in results:
-            writer.writerow([sub.student, *[sub.scores.get(e, 0) for e in exercises],
-                             sum(sub.scores.values()), len(exercises), "; ".join(sub.notes)])
-    target = out_dir / "grades.csv"
-    os.replace(tmp, target)
-    return target
+    exercises = [s.id for s in specs]
+    if written is not None:
+        written_max = sum(q.points for q in questions)
+        header = ["student", *exercises, "code", *[q.id for q in questions], "written", "total", "max", "notes"]
+        rows = [[sub.student, *[fmt_points(sub.scores.get(e, 0)) for e in exercises], fmt_points(sub.code_points),
+                 *[fmt_points(sub.written.get(q.id)) for q in questions], fmt_points(sub.written_points),
+                 fmt_points(sub.code_points + sub.written_points), fmt_points(code_max + written_max),
+                 "; ".join(sub.notes)] for sub in ordered]
+    else:
+        header = ["student", *exercises, "total", "max", "notes"]
+        rows = [[sub.student, *[fmt_points(sub.scores.get(e, 0)) for e in exercises], fmt_points(sub.code_points),
+                 fmt_points(code_max), "; ".join(sub.notes)] for sub in ordered]
+    if questions:
+        answers = {sub.student: sub.answers for sub in ordered}
+        write_csv(out_dir / "written.csv", CSV_COLUMNS, written_rows(answers, questions, filled))
+        for q in questions:
+            page = question_page(q, {sub.student: sub.answers.get(q.id) or Answer(q.id) for sub in ordered},
+                                 {sub.student: sub.written.get(q.id) for sub in ordered})
+            write_text_atomic(out_dir / "questions" / f"{safe_name(q.id)}.html", page)
+        if progress and written is None:
+            print(f"written answers: {out_dir / 'written.csv'} (fill in the points, then grade again with "
+                  f"--written) and one page per question in {out_dir / 'questions'}", flush=True)
+    return write_csv(out_dir / "grades.csv", header, rows)

@@ -2,8 +2,11 @@
 
 In a solution notebook
 - ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` in a code cell becomes ``# YOUR CODE HERE`` and
-  ``raise NotImplementedError()`` at the same indentation; in a markdown cell it becomes a prompt
-  to write the answer;
+  ``raise NotImplementedError()`` at the same indentation; in a markdown cell (a model answer) it
+  becomes the answer template ``_Write your answer here._``;
+- ``### BEGIN RUBRIC`` ... ``### END RUBRIC`` in a markdown cell (a written question's grading
+  criteria) is removed; the question line with its id and points stays
+  (:mod:`coursekit.grading.written`);
 - ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` is removed (it runs only when grading);
 - every output and execution count is cleared (later outputs would give answers away).
 """
@@ -18,6 +21,7 @@ import nbformat
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+BEGIN_RUBRIC, END_RUBRIC = "### BEGIN RUBRIC", "### END RUBRIC"
 ANSWER_PROMPT = "_Write your answer here._"
 EXERCISE_RE = re.compile(r"^\s*#\s*Exercise\s+(u\d+\.[\w.-]+)", re.MULTILINE)
 CHECK_RE = re.compile(r"""check\(\s*["'](u\d+\.[\w.-]+)["']""")
@@ -57,6 +61,9 @@ def student_source(source: str, cell_type: str, where: str = "cell") -> str:
         source = _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda ind: [], where)
         return source.rstrip()
     if cell_type == "markdown":
+        if BEGIN_RUBRIC in source or END_RUBRIC in source:
+            source = _replace_regions(source, BEGIN_RUBRIC, END_RUBRIC, lambda ind: [], where)
+            source = re.sub(r"\n{3,}", "\n\n", source).strip("\n")
         return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, lambda ind: [ANSWER_PROMPT], where)
     return source
 

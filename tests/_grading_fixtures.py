@@ -1,0 +1,240 @@
+"""Fixture notebooks for the grading tests: a small unit-1 solution and the submissions built from it.
+
+``small_solution()`` is a unit-1 notebook written here in the grading markup: the four unit-1
+exercises (checked by the real ``coursekit/grading/exercises/u1.py``), hidden tests split into
+parts with points, two written questions with rubrics. It runs in a few seconds. ``answered`` and
+``delegating`` also apply to the real ``solutions/01_content_based_art.ipynb`` (on copies: the
+real solution is never edited); delegating bodies are written from each exercise's own signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+
+from coursekit.grading import checks
+from coursekit.grading.release import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, _replace_regions
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTION = REPO / "solutions" / "01_content_based_art.ipynb"
+EXERCISES = ["u1.zscore", "u1.cosine_topk", "u1.recommend", "u1.ndcg"]
+
+# what the unit-1 exercises re-implement (used where u1.py does not declare delegates yet)
+U1_DELEGATES = {
+    "u1.zscore": ("coursekit.features.zscore",),
+    "u1.cosine_topk": ("coursekit.models.ContentRecommender", "coursekit.ranking.top_k"),
+    "u1.recommend": ("coursekit.models.ContentRecommender", "coursekit.ranking.top_k"),
+    "u1.ndcg": ("coursekit.metrics.ndcg_at_k",),
+}
+# points of the small solution's exercises (its hidden parts are written for these)
+SMALL_POINTS = {"u1.zscore": 3, "u1.cosine_topk": 2, "u1.recommend": 2, "u1.ndcg": 1}
+
+Q1 = """**Question u1.q1** (2 points) Why is a convolutional network a good choice to describe artworks
+for recommendation? What might it miss?
+
+### BEGIN RUBRIC
+- (1 point) Says what the features capture: colour, texture, shape, composition, from pixels.
+- (1 point) Names something they miss: artist, medium, price, story or style conventions.
+### END RUBRIC
+
+### BEGIN SOLUTION
+A CNN turns pixels into features that summarise colour, texture and shape; a network trained on
+photographs misses what is not visual: the artist, the medium, the price.
+### END SOLUTION"""
+
+Q2 = """**Question u1.q2** (3 points) Why reduce each vector with PCA? When could it hurt?
+
+### BEGIN RUBRIC
+- (1 point) PCA keeps the directions of largest variance.
+- (1 point) Cheaper search and less noise in the distances.
+- (1 point) A rare trait in a low-variance direction is lost for good.
+### END RUBRIC
+
+### BEGIN SOLUTION
+PCA keeps the directions along which artworks differ most; search gets cheaper and distances less
+noisy, but a rare trait that lives in a low-variance direction is lost for good.
+### END SOLUTION"""
+
+ZSCORE_HIDDEN = """_x = np.array([[1.0, 5.0], [3.0, 5.0]])
+# part: ordinary columns (1 point)
+assert np.allclose(zscore(_x)[:, 0], [-1.0, 1.0])
+# part: constant column stays 0 (1 point)
+assert np.allclose(zscore(_x)[:, 1], [0.0, 0.0])"""
+
+COSINE_HIDDEN = """_f = np.eye(4) + 0.1
+# part: query left out (1 point)
+assert 0 not in cosine_top_k(_f, 0, 3)"""
+
+
+def _png(colour=(200, 30, 30)) -> str:
+    """A small PNG (base64) drawn with matplotlib's image writer."""
+    import numpy as np
+    from matplotlib import image
+
+    buf = io.BytesIO()
+    image.imsave(buf, np.tile(np.array(colour, dtype=np.uint8), (12, 16, 1)), format="png")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+EXERCISE_CELLS = {
+    "u1.zscore": '''# Exercise u1.zscore: z-score with a zero-variance guard
+def zscore(x):
+    """Standardise each column of x (n, d) to mean 0 and std 1; constant columns become 0."""
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    std = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(std == 0, 1.0, std)
+    ### END SOLUTION''',
+    "u1.cosine_topk": '''# Exercise u1.cosine_topk: the k most similar artworks by cosine similarity
+def cosine_top_k(features, query, k):
+    """Indices (k,) of the rows of features (n, d) most cosine-similar to row `query`, best first."""
+    ### BEGIN SOLUTION
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    scores = unit @ unit[query]
+    scores[query] = -np.inf
+    best = np.argpartition(-scores, k - 1)[:k]
+    return best[np.argsort(-scores[best], kind="stable")]
+    ### END SOLUTION''',
+    "u1.recommend": '''# Exercise u1.recommend: recommend from a profile, consumed items left out
+def recommend_for_profile(features, consumed, k):
+    """Indices (k,) of the best artworks for a user who bought rows `consumed`, best first."""
+    ### BEGIN SOLUTION
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    scores = (unit[consumed] @ unit.T).mean(axis=0)
+    scores[consumed] = -np.inf
+    best = np.argpartition(-scores, k - 1)[:k]
+    return best[np.argsort(-scores[best], kind="stable")]
+    ### END SOLUTION''',
+    "u1.ndcg": '''# Exercise u1.ndcg: nDCG@k of one ranked list
+def ndcg_at_k(recommended, relevant, k):
+    """nDCG@k (float) of one ranked list of item indices against a set of relevant items."""
+    ### BEGIN SOLUTION
+    hits = np.isin(np.asarray(recommended)[:k], relevant)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = discounts[: min(len(relevant), k)].sum()
+    return float((hits * discounts[: len(hits)]).sum() / ideal) if ideal > 0 else 0.0
+    ### END SOLUTION''',
+}
+CHECK_CELLS = {
+    "u1.zscore": f'check("u1.zscore", zscore)\n{BEGIN_HIDDEN}\n{ZSCORE_HIDDEN}\n{END_HIDDEN}',
+    "u1.cosine_topk": f'check("u1.cosine_topk", cosine_top_k)\n{BEGIN_HIDDEN}\n{COSINE_HIDDEN}\n{END_HIDDEN}',
+    "u1.recommend": f'check("u1.recommend", recommend_for_profile)\n{BEGIN_HIDDEN}\n'
+                    f'_r = recommend_for_profile(np.eye(5) + 0.01, np.array([0, 1]), 3)\n'
+                    f'assert 0 not in _r and 1 not in _r\n{END_HIDDEN}',
+    "u1.ndcg": f'check("u1.ndcg", ndcg_at_k)\n{BEGIN_HIDDEN}\n'
+               f'assert abs(ndcg_at_k(np.array([5, 1]), np.array([1]), 2) - 1 / np.log2(3)) < 1e-9\n{END_HIDDEN}',
+}
+
+
+def small_solution() -> nbformat.NotebookNode:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    cells = [md("# Unit 1 (grading fixture)"),
+             code('DATA_SOURCE = "toy"\nSEED = 0', metadata={"tags": ["parameters"]}),
+             code("import numpy as np\n\nimport coursekit\nfrom coursekit import check, features, metrics\n"
+                  "from coursekit.models import ContentRecommender"),
+             md(Q1)]
+    for ex in EXERCISES:
+        cells += [md(f"### Exercise {ex}"), code(EXERCISE_CELLS[ex]), code(CHECK_CELLS[ex])]
+        if ex == "u1.zscore":
+            cells.append(md(Q2))
+    cells.append(md("## Summary\n\nThat is all."))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def answered(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """What a student who solved every exercise submits (solutions in, no hidden tests).
+    Written answers are left as the template."""
+    from coursekit.grading.release import release_notebook
+
+    released = release_notebook(solution)
+    nb = nbformat.from_dict(released)
+    for cell, sol in zip(nb.cells, solution.cells):
+        if cell.cell_type == "code":
+            src = _replace_regions(sol.source, BEGIN_HIDDEN, END_HIDDEN, lambda ind: [], "x")
+            cell.source = "\n".join(l for l in src.splitlines() if l.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+    return nb
+
+
+def edit(nb, marker, old, new):
+    cell = next(c for c in nb.cells if c.cell_type == "code" and marker in c.source)
+    assert old in cell.source, (marker, old)
+    cell.source = cell.source.replace(old, new)
+
+
+def add_cell_after(nb, marker, cell):
+    index = next(i for i, c in enumerate(nb.cells) if marker in c.source)
+    nb.cells.insert(index + 1, cell)
+
+
+def _signature(nb, ex: str) -> tuple[object, list[str]]:
+    import ast
+
+    cell = next(c for c in nb.cells if c.cell_type == "code" and f"# Exercise {ex}:" in c.source)
+    fn = next(n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef))
+    return cell, [a.arg for a in fn.args.args]
+
+
+def replace_exercise_body(nb, ex: str, body: str) -> None:
+    """Replace the body of the function an exercise cell defines (after its docstring).
+    ``body`` may name the function's arguments as {0}, {1}, ..."""
+    cell, args = _signature(nb, ex)
+    lines = cell.source.splitlines()
+    doc = next(i for i, l in enumerate(lines) if l.strip().startswith('"""'))
+    cell.source = "\n".join(lines[: doc + 1] + ["    " + l for l in body.format(*args).strip().splitlines()])
+
+
+DELEGATING = {  # through a module alias, an imported class, a module path, an alias bound earlier
+    "u1.zscore": "import coursekit.features as _feat\nreturn _feat.zscore({0})",
+    "u1.cosine_topk": "from coursekit.models import ContentRecommender as _CR\n"
+                      "return _CR('cosine').fit({0}).similar_items([{1}], {2})[0][0]",
+    "u1.recommend": "import numpy as _np\nfrom coursekit.models import ContentRecommender as _CR\n"
+                    "_p = _np.zeros((1, len({0})))\n_p[0, {1}] = 1\n"
+                    "return _CR('cosine').fit({0}).recommend(_p, {2})[0][0]",
+    "u1.ndcg": "import numpy as _np\nreturn float(pkg_ndcg(_np.array([{0}]), [{1}], {2})[0])",
+}
+ALIAS_CELL = "from coursekit.metrics import ndcg_at_k as pkg_ndcg  # bound early, used in u1.ndcg"
+
+
+def delegating(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Every exercise answered by calling the package version."""
+    nb = answered(solution)
+    for ex, body in DELEGATING.items():
+        replace_exercise_body(nb, ex, body)
+    add_cell_after(nb, "import coursekit", nbformat.v4.new_code_cell(ALIAS_CELL))
+    return nb
+
+
+def answer_question(nb, qid: str, text: str, *, image: bool = False) -> None:
+    """Write ``text`` in place of the template of question ``qid`` (optionally with a pasted image)."""
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and f"Question {qid}" in c.source)
+    body = text + ("\n\n![sketch](attachment:sketch.png)" if image else "")
+    cell.source = cell.source.replace("_Write your answer here._", body)
+    if image:
+        cell["attachments"] = {"sketch.png": {"image/png": _png()}}
+
+
+@contextmanager
+def registry(points: dict[str, int] | None = None, delegates: dict[str, tuple] | None = None):
+    """The unit-1 exercises with these points and (where u1.py declares none) these delegates, in
+    this process: the grader reads points and delegates here before any kernel runs."""
+    saved = {}
+    try:
+        for ex in EXERCISES:
+            current = checks.get_exercise(ex)
+            saved[ex] = current
+            changes = {}
+            if points and ex in points:
+                changes["points"] = points[ex]
+            if delegates and ex in delegates and not current.delegates:
+                changes["delegates"] = tuple(delegates[ex])
+            checks._EXERCISES[ex] = dataclasses.replace(current, **changes)
+        yield
+    finally:
+        checks._EXERCISES.update(saved)
