@@ -37,10 +37,7 @@ def cmd_build(args) -> int:
         solutions=Path(args.solutions), out=Path(args.out), units=_units(args.unit),
         timeout=args.timeout, save=args.save, parameters=parameters,
     )
-    failed = [r for r in result if not r["ok"]]
-    for r in result:
-        status = "ok" if r["ok"] else f"FAILED: {r['error']}"
-        print(f"{r['notebook']}: {r['seconds']:.1f} s, {status}")
+    failed = [r for r in result if not r["ok"]]  # build printed one line per notebook
     print(f"HTML in {Path(args.out) / 'html'}")
     return 1 if failed else 0
 
@@ -83,7 +80,7 @@ def cmd_grade(args) -> int:
 
     csv_path = grade_folder(
         args.submissions, args.output, unit=args.unit, jobs=args.jobs, timeout=args.timeout,
-        memory_mb=args.memory_mb, solutions=args.solutions,
+        memory_mb=args.memory_mb, solutions=args.solutions, written=args.written,
     )
     print(f"wrote {csv_path}")
     return 0
@@ -98,10 +95,12 @@ def cmd_data(args) -> int:
         home = ds.get_data_home()
         print(f"data home: {home}  (set COURSEKIT_DATA to change it)")
         for spec in ds.list_datasets():
-            present = all(f.present(home / spec.name) for f in spec.files)
+            status = spec.status(home / spec.name)  # "present", "missing" or "present (<layout>)"
             how = "download" if spec.downloadable else "manual"
-            print(f"  {spec.name:10s} unit {spec.unit}  {'present' if present else 'missing':8s} ({how})  {spec.title}")
+            print(f"  {spec.name:10s} unit {spec.unit}  {status:8s} ({how})  {spec.title}")
         return 0
+    if args.action == "embed":
+        return cmd_data_embed(args)
     if not args.name:
         raise DataError(f"`coursekit data {args.action}` needs a data set name",
                         fix="see `coursekit data list`")
@@ -128,6 +127,30 @@ def cmd_data(args) -> int:
         written = convert(ds.get_data_home() / args.name, allow_pickle=args.allow_pickle)
         for p in written if isinstance(written, list) else [written]:
             print(f"wrote {p}")
+    return 0
+
+
+def cmd_data_embed(args) -> int:
+    """``coursekit data embed IMAGES_DIR --out DIR``: CNN features of a folder of images (unit-1 layout)."""
+    from .embeddings import MODELS, model_name, write_image_assets
+
+    if not args.name or not args.out:
+        raise DataError("`coursekit data embed` needs a folder of images and --out DIR",
+                        fix="coursekit data embed IMAGES_DIR --out DIR [--model resnet50 vgg19] [--weights none]")
+    try:
+        models = [model_name(m) for m in args.model]
+    except ValueError:
+        raise DataError(f"unknown model in --model {' '.join(args.model)}", fix=f"choose from {', '.join(MODELS)}") from None
+    if args.size < 32 or args.batch_size < 1:
+        raise DataError("--size must be at least 32 and --batch-size at least 1")
+    summary = write_image_assets(
+        args.name, args.out, models=models, weights=args.weights, size=args.size, vgg_layer=args.vgg_layer,
+        skip_bad=args.skip_bad, batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress,
+    )
+    for path in summary["written"]:
+        print(f"wrote {path}")
+    print(f"{summary['n']} images; artwork ids: {summary['ids']}. Unit 1 also needs past_transactions.json "
+          f"and ground_truth.json ({{user id: [artwork id, ...]}}) in {args.out}")
     return 0
 
 
@@ -200,7 +223,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("grade", help="grade a folder of submitted notebooks",
                        description="Run each submission in a fresh kernel with hidden tests, write "
-                                   "grades.csv and one feedback HTML per student.")
+                                   "grades.csv (points per exercise, partial credit), written.csv and one "
+                                   "page per written question, and one feedback HTML per student.")
     g.add_argument("submissions")
     g.add_argument("-o", "--output", default="graded", help="output folder (default: graded)")
     g.add_argument("--unit", help="unit number NN (default: from the file names)")
@@ -209,16 +233,36 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--memory-mb", type=int, default=4096,
                    help="resident memory per submission's kernel, MB (default 4096); above it the kernel is stopped")
     g.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
+    g.add_argument("--written", metavar="FILLED.csv",
+                   help="the written.csv of an earlier run with the points filled in: adds a column per "
+                        "question, `written` and a total over code and written points to grades.csv")
     g.set_defaults(func=cmd_grade)
 
-    d = sub.add_parser("data", help="list, fetch, verify and generate data sets",
-                       description="Data sets live under COURSEKIT_DATA (or a per-user cache).")
-    d.add_argument("action", choices=["list", "fetch", "path", "toy", "verify", "convert"])
-    d.add_argument("name", nargs="?", help="data set name (see `coursekit data list`)")
+    d = sub.add_parser("data", help="list, fetch, verify and generate data sets; embed a folder of images",
+                       description="Data sets live under COURSEKIT_DATA (or a per-user cache). "
+                                   "`coursekit data embed IMAGES_DIR --out DIR` writes CNN features of a "
+                                   "folder of images in the unit-1 layout (<model>_feature_matrix.npy, "
+                                   "index2artworkId.json, artworkImageUrlsCache.json).")
+    d.add_argument("action", choices=["list", "fetch", "path", "toy", "verify", "convert", "embed"])
+    d.add_argument("name", nargs="?", help="data set name (see `coursekit data list`); with embed: the images folder")
     d.add_argument("--source", default="toy", choices=["toy", "real"])
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--allow-pickle", action="store_true",
                    help="with convert: read pickle files (only for files you trust)")
+    em = d.add_argument_group("embed", "options of `coursekit data embed IMAGES_DIR --out DIR`")
+    em.add_argument("--out", metavar="DIR", help="folder for the feature matrices and the id and image lists")
+    em.add_argument("--model", nargs="+", default=["resnet50", "vgg19"], metavar="NAME",
+                    help="resnet50, vgg19, mobilenet_v3_small, efficientnet_b0 (default: resnet50 vgg19)")
+    em.add_argument("--weights", default="imagenet", metavar="none|imagenet|PATH",
+                    help="imagenet (Keras cache ~/.keras/models or $KERAS_HOME; downloaded when online), "
+                         "none (random, from --seed) or a weights file (default: imagenet)")
+    em.add_argument("--size", type=int, default=224, metavar="N", help="images resized to N x N (default 224)")
+    em.add_argument("--vgg-layer", choices=["fc2", "avg"], default="fc2",
+                    help="VGG19 features: fc2 (4096-d at 224 px, like the course files; default) or avg (512-d)")
+    em.add_argument("--skip-bad", action="store_true",
+                    help="leave unreadable images out (default: list them and write nothing)")
+    em.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
+    em.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_data)
 
     bn = sub.add_parser("bench", help="time the kit's hot paths beside naive references",

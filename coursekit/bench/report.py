@@ -30,22 +30,29 @@ def machine() -> str:
 
 HOT_SPOTS = """## Hot spots removed (profiled with cProfile; before -> after on the machine above)
 
-- Unit 2, strategy 4 (same artist, farther negative): 85 % of the time was the gather of 200-d
+- Unit 2, strategy 6 (same artist, farther negative): 85 % of the time was the gather of 200-d
   feature rows for the distances, in 50,000-row chunks that left the cache. Cache-sized chunks
   (4,096 rows): 1,000,000 samples 1.59 s -> 0.88 s.
-- Unit 2, strategies 1, 3, 5 and 6 (negatives outside the user's blocked items): 80 % of the time
+- Unit 2, strategies 1 to 4 (negatives outside the user's profile or blocked items): 80 % of the time
   was one binary search per sample in the 940,000-entry blocked table (cache misses). A packed
   bit table (4.6 MiB, built in milliseconds) and vectorised rejection (about 1.03 draws per
   sample; nearly full rows fall back to the exact search): strategy 3 at 1,000,000 samples
-  0.30 s -> 0.05 s, strategy 5 0.32 s -> 0.06 s, same distribution (tested against the exact
+  0.30 s -> 0.05 s, strategy 2 0.32 s -> 0.06 s, same distribution (tested against the exact
   draw).
 - Bench timing itself: tracemalloc around the timed run doubled allocation-heavy kit paths
-  (strategy 4: 0.15 s -> 0.37 s); timing runs are now untraced and the peak comes from one
+  (strategy 6: 0.15 s -> 0.37 s); timing runs are now untraced and the peak comes from one
   extra traced run.
 - `import coursekit.metrics` imported scipy.stats (about 1 s) for `rankdata`; it is now imported
   where AUC is computed: the package import went from 2.1 s to 0.4-0.6 s.
 - Toy ASOS at real size (43,607 x 29,696 utilities) needed more than 24 GB; ranked in blocks of
   2,048 users it peaks at 2.7 GB with byte-identical files.
+- MMR re-ranking (unit 1, issue 16): each greedy step multiplies the features by the block's last
+  picks, a small product that multi-threaded OpenBLAS spread over both cores at a loss; with BLAS
+  limited to one thread inside `mmr` (threadpoolctl), 3,000 users x 1,500 items x 32-d went from
+  1.58 s to 0.14 s of CPU time (same lists).
+- CNN embedding (unit 1, issue 15): the same picture gave vectors differing in the 6th digit
+  depending on the size of its batch (oneDNN picks kernels by shape); every batch of a call is
+  now padded to one shape, so identical images give identical vectors.
 - Unit 5 epoch: a profile of one step shows Adam's dense update of all 2.4 M embedding parameters
   at about 60 % of the step (forward and backward 40 %); the seed-style reference pays the same
   update, which is why that row stays under 10 x. Sparse (lazy) Adam would cut it but changes
