@@ -241,3 +241,18 @@ def test_toy_manifest_lists_every_file(tmp_path):
                          "sha256": hashlib.sha256((folder / rel).read_bytes()).hexdigest()}
     assert manifest["dataset"] == "art" and manifest["seed"] == 3
     assert ds.check_manifest(folder) is None
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from coursekit.datasets._io import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]  # no temporary file left
