@@ -204,11 +204,14 @@ def _liked(profile: sp.csr_matrix, labels: np.ndarray, n_labels: int) -> sp.csr_
     return out
 
 
-def last_basket_split(baskets: Baskets, artist: np.ndarray, cluster: np.ndarray, n_users: int) -> UserSplit:
-    """Hold out each user's last basket (users with 2+ baskets); profiles and likes from the rest."""
+def last_basket_split(baskets: Baskets, artist: np.ndarray, cluster: np.ndarray, n_users: int, *,
+                      hold_out: bool = True) -> UserSplit:
+    """Hold out each user's last basket (users with 2+ baskets); profiles and likes from the rest.
+
+    ``hold_out=False`` keeps every basket for training (no test baskets)."""
     n_baskets_of = np.diff(baskets.user_ptr)
     last = baskets.user_ptr[1:] - 1
-    has_test = n_baskets_of >= 2
+    has_test = (n_baskets_of >= 2) & hold_out
     is_test = np.zeros(baskets.n_baskets, bool)
     is_test[last[has_test]] = True
     test_basket = np.where(has_test, last, -1).astype(np.int64)
@@ -222,6 +225,36 @@ def last_basket_split(baskets: Baskets, artist: np.ndarray, cluster: np.ndarray,
         liked_artists=_liked(profile, np.asarray(artist, np.int64), int(artist.max()) + 1),
         liked_clusters=_liked(profile, np.asarray(cluster, np.int64), int(cluster.max()) + 1),
     )
+
+
+def repeat_artist_share(baskets: Baskets, artist: np.ndarray, availability: Availability) -> tuple[float, float]:
+    """How often returning buyers come back to an artist they bought from.
+
+    Over the purchases in a user's second and later baskets: ``(share, by_chance)`` where
+    ``share`` is the fraction by an artist of the user's earlier baskets and ``by_chance`` the
+    fraction expected if each of those purchases had been an artwork on offer at that time picked
+    uniformly at random. Vectorised (dense baskets x artists and baskets x items tables).
+    """
+    b = baskets
+    artist = np.asarray(artist, np.int64)
+    n_artists = int(artist.max()) + 1
+    entry_basket = b.basket_of_entry()
+    bought = np.zeros((b.n_baskets, n_artists), np.int64)
+    np.add.at(bought, (entry_basket, artist[b.items]), 1)
+    running = np.cumsum(bought, axis=0)  # artists bought in baskets 0..i, over all users
+    first = b.user_ptr[b.user]  # the first basket of each basket's user
+    before_user = np.where(first[:, None] > 0, running[np.maximum(first - 1, 0)], 0)
+    before = np.where(np.arange(b.n_baskets)[:, None] > 0, running[np.maximum(np.arange(b.n_baskets) - 1, 0)], 0)
+    known = (before - before_user) > 0  # artists of the same user's earlier baskets (baskets sorted by user, time)
+    later = np.arange(b.n_baskets) > first
+    if not later.any():
+        return float("nan"), float("nan")
+    entries = later[entry_basket]
+    share = known[entry_basket[entries], artist[b.items[entries]]].mean()
+    rows = np.flatnonzero(later)
+    on_offer = availability.mask(b.time[rows])
+    chance = (on_offer & known[rows][:, artist]).sum(1) / np.maximum(on_offer.sum(1), 1)
+    return float(share), float(np.average(chance, weights=b.sizes[rows]))
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -241,13 +274,50 @@ class Holdout:
     candidates: np.ndarray
 
 
-def make_holdout(split: UserSplit, availability: Availability) -> Holdout:
+def make_holdout(split: UserSplit, availability: Availability | None, *, items: np.ndarray | None = None) -> Holdout:
+    """The held-out last baskets and their candidates: the artworks on offer at the purchase time
+    (every artwork when ``availability`` is None: no availability filter) that are not in the
+    user's training profile, restricted to ``items`` (bool (n_items,)) when given, for example the
+    artworks uploaded after a cut-off (cold start). Items outside the candidates cannot be hit."""
     users = split.test_users
     b = split.test_basket[users]
     time = split.baskets.time[b]
     relevant = split.baskets.matrix()[b]
-    candidates = availability.mask(time) & ~split.profile[users].toarray()
+    n_items = split.baskets.n_items
+    candidates = availability.mask(time) if availability is not None else np.ones((len(users), n_items), bool)
+    candidates &= ~split.profile[users].toarray()
+    if items is not None:
+        candidates &= np.asarray(items, bool)[None, :]
     return Holdout(users=users, time=time, relevant=relevant.tocsr(), candidates=candidates)
+
+
+def restrict_training(split: UserSplit, keep: np.ndarray, artist: np.ndarray, cluster: np.ndarray
+                      ) -> tuple[UserSplit, np.ndarray]:
+    """The training side of ``split`` on the sub-catalogue ``keep`` (bool (n_items,)), re-indexed.
+
+    Returns ``(sub, index)``: ``sub`` is a :class:`UserSplit` whose baskets are the training
+    baskets with the other items removed (baskets left empty are dropped; nothing is held out)
+    and whose items are numbered ``0..keep.sum()-1``; ``index`` int64 maps them back
+    (``index[j]`` is the catalogue item of sub-item ``j``). Used to train on the artworks known
+    at a cut-off time and test on the ones uploaded later (cold start).
+    """
+    keep = np.asarray(keep, bool)
+    index = np.flatnonzero(keep).astype(np.int64)
+    new_id = np.full(len(keep), -1, np.int64)
+    new_id[index] = np.arange(len(index))
+    t = split.train
+    entry_keep = keep[t.items]
+    sizes = np.bincount(t.basket_of_entry()[entry_keep], minlength=t.n_baskets)
+    nonempty = sizes > 0
+    user = t.user[nonempty]
+    n_users = len(t.user_ptr) - 1
+    baskets = Baskets(user=user, time=t.time[nonempty],
+                      indptr=np.concatenate([[0], np.cumsum(sizes[nonempty])]).astype(np.int64),
+                      items=new_id[t.items[entry_keep]],
+                      user_ptr=np.searchsorted(user, np.arange(n_users + 1)).astype(np.int64), n_items=len(index))
+    sub = last_basket_split(baskets, np.asarray(artist)[index], np.asarray(cluster)[index], n_users,
+                            hold_out=False)
+    return sub, index
 
 
 def evaluate_scores(scores: np.ndarray, holdout: Holdout, ks=(20, 100)) -> dict[str, float]:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from coursekit import DataError
 from coursekit.datasets.ugallery import (
-    FILES, SAFE_EMBEDDINGS, convert_embeddings, load_ugallery, read_ugallery,
+    FILES, SAFE_EMBEDDINGS, TOY_LOOKS, convert_embeddings, load_ugallery, read_ugallery,
 )
 from coursekit.inventory import (
-    NEVER, last_basket_split, make_baskets, replay_inventory, replay_per_query,
+    NEVER, evaluate_scores, last_basket_split, make_baskets, replay_inventory, replay_per_query,
 )
 
 SMALL = dict(n_artworks=400, n_artists=30, n_styles=8, n_users=120, emb_dim=32)
@@ -124,6 +125,115 @@ def test_toy_purchases_follow_visual_taste(toy):
     liked_style = np.asarray(split.liked_clusters[test_users, data.styles[test_items]]).ravel()
     share_random = np.asarray(split.liked_clusters.sum(1)).ravel()[test_users].mean() / data.n_styles
     assert liked_style.mean() > share_random + 0.3  # held-out items mostly in styles the user bought
+
+
+# --------------------------------------------------------------------------- the toy gallery's mechanisms
+# At the default (quarter) scale, each mechanism of make_toy_ugallery is checked against the
+# statistic it follows; ground truth the release does not ship (which artworks exist once) comes
+# from the toy's own looks file.
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    data = load_ugallery("toy", seed=0, data_home=tmp_path_factory.mktemp("ug-default"))
+    b = make_baskets(data.purchase_user, data.purchase_time, data.purchase_indptr, data.purchase_items,
+                     data.n_users, data.n_items)
+    with np.load(data.folder / TOY_LOOKS) as z:
+        unique = z["unique"][pd.Index(z["ids"].astype(str)).get_indexer(data.artwork_ids)]
+    return data, b, unique
+
+
+def test_one_of_a_kind_artworks_sell_at_most_once_and_most_never_sell(gallery):
+    data, b, unique = gallery
+    counts = np.bincount(data.purchase_items, minlength=data.n_items)
+    assert abs(unique.mean() - 0.78) < 0.03  # release: 78 % one-of-a-kind
+    assert counts[unique].max() == 1  # no one-of-a-kind artwork is sold twice
+    assert counts[~unique].max() >= 2  # editions can sell again
+    assert 0.35 < (counts > 0).mean() < 0.55  # release: 6,030 of 13,297 ever bought (45 %)
+    repeat = (counts[counts > 1] - 1).sum() / counts.sum()
+    assert 0.04 < repeat < 0.15  # release: 505 of 6,535 purchases (7.7 %)
+    # nobody buys the same artwork twice
+    pairs = data.purchase_user[np.repeat(np.arange(len(data.purchase_time)), np.diff(data.purchase_indptr))]
+    assert not pd.DataFrame({"u": pairs, "i": data.purchase_items}).duplicated().any()
+
+
+def test_uploads_over_time_and_sold_artworks_leave(gallery):
+    data, b, unique = gallery
+    at_start = (data.upload_time == 0).mean()
+    assert 0.25 < at_start < 0.35  # 30 % on offer at the start ...
+    later = data.upload_time[data.upload_time > 0]
+    assert np.histogram(later, bins=4)[0].min() > 0.2 * len(later)  # ... the rest uploaded all along
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    rows = np.repeat(np.arange(len(data.purchase_time)), np.diff(data.purchase_indptr))
+    assert av.mask(data.purchase_time)[rows, data.purchase_items].all()  # bought while on offer
+    counts = np.bincount(data.purchase_items, minlength=data.n_items)
+    sold_unique = np.flatnonzero(unique & (counts == 1))
+    assert len(sold_unique) > 0.3 * data.n_items
+    assert (av.removal_time[sold_unique] != NEVER).all()  # a sold one-of-a-kind leaves at its sale
+    assert not av.mask([data.purchase_time.max() + 1])[0, sold_unique].any()
+    # the replay can only infer the rule from the log: an edition sold once looks one-of-a-kind
+    assert ((av.removal_time != NEVER) & ~unique).any()
+    on_offer = av.count(np.sort(data.purchase_time))
+    assert on_offer.max() < data.n_items  # the inventory never holds the whole catalogue
+
+
+def test_returning_collectors_and_baskets_follow_the_release(gallery):
+    data, b, _ = gallery
+    per_user = np.diff(b.user_ptr)
+    assert abs(per_user.mean() - 1.68) < 0.15  # release: 4,897 baskets / 2,919 users
+    assert 0.11 < (per_user >= 3).mean() < 0.21  # release: 455 of 2,919 with 3+ baskets (16 %)
+    assert abs(b.sizes.mean() - 1.33) < 0.1  # release: 6,535 purchases / 4,897 baskets
+    assert 0.1 < (b.sizes >= 2).mean() < 0.35 and b.sizes.max() >= 8  # several items, a long tail
+    assert b.sizes.max() <= 21  # release: the largest basket holds 21
+
+
+def _repeat_artist_shares(data, b):
+    """(share of returning buyers' purchases by an artist they bought before, the same share if each
+    of those purchases had picked an artwork on offer at random)."""
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    hits, expected = [], []
+    for u in range(data.n_users):  # plain loops: an independent reference
+        known: set = set()
+        for j, bb in enumerate(range(b.user_ptr[u], b.user_ptr[u + 1])):
+            items = b.items[b.indptr[bb]:b.indptr[bb + 1]]
+            if j:
+                hits += [int(data.artist[i]) in known for i in items]
+                offer = data.artist[av.items_at(int(b.time[bb]))]
+                expected += [np.isin(offer, list(known)).mean()] * len(items)
+            known |= set(data.artist[items].tolist())
+    return np.mean(hits), np.mean(expected)
+
+
+def test_collectors_come_back_to_their_artists(gallery, tmp_path):
+    from coursekit.inventory import repeat_artist_share
+
+    data, b, _ = gallery
+    share, by_chance = _repeat_artist_shares(data, b)
+    assert share > 2 * by_chance and share > 0.3
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    np.testing.assert_allclose(repeat_artist_share(b, data.artist, av), (share, by_chance))  # vectorised = loops
+    # the loyalty term causes part of it: without it, fewer purchases return to a known artist
+    plain = load_ugallery("toy", seed=0, data_home=tmp_path, loyalty=0.0)
+    pb = make_baskets(plain.purchase_user, plain.purchase_time, plain.purchase_indptr, plain.purchase_items,
+                      plain.n_users, plain.n_items)
+    assert _repeat_artist_shares(plain, pb)[0] < share - 0.05
+
+
+def test_visual_clusters_are_weak_but_taste_is_visual(gallery):
+    from coursekit.clusters import visual_clusters
+    from coursekit.inventory import make_holdout
+    from coursekit.models.visrank import RandomRanker, VisRank
+
+    data, b, _ = gallery
+    vc = visual_clusters(data.embeddings, n_components=64, n_clusters=40, n_restarts=1, seed=0)
+    assert vc.silhouettes.max() < 0.15  # nuisance factors blur the clusters (release: 0.008)
+    split = last_basket_split(b, data.artist, vc.labels, data.n_users)
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    h = make_holdout(split, av)
+    p = split.profile[h.users]
+    vis = evaluate_scores(VisRank().fit(vc.reduced).score_profiles(p.indptr, p.indices), h, ks=(20,))["auc"]
+    rnd = evaluate_scores(RandomRanker(0).fit(data.n_items).score_profiles(p.indptr, p.indices), h, ks=(20,))["auc"]
+    assert 0.65 < vis < 0.85 and vis > rnd + 0.15  # release: VisRank AUC 0.715 (CuratorNet paper)
 
 
 def test_replay_matches_step_by_step_reference():

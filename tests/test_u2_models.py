@@ -154,7 +154,7 @@ def test_vbpr_learns_from_real_user_triples(setup):
     from coursekit.models.torch_curatornet import VBPR
 
     data, vc, split, ctx, holdout = setup
-    triples = sample_all(ctx, 1500, seed=0, strategies=(1, 3, 5, 6))
+    triples = sample_all(ctx, 1500, seed=0, strategies=(1, 2, 3, 4))
     train, valid = split_triples(triples, 0.1, seed=0)
     with pytest.raises(RuntimeError, match="not fitted"):
         VBPR().score_users([0])
@@ -162,3 +162,84 @@ def test_vbpr_learns_from_real_user_triples(setup):
     scores = model.score_users(holdout.users)
     assert scores.shape == (len(holdout.users), data.n_items)
     assert evaluate_scores(scores, holdout)["auc"] >= 0.65
+
+
+def test_holdout_without_filter_and_on_a_sub_catalogue(setup):
+    data, vc, split, ctx, holdout = setup
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    everything = make_holdout(split, None)
+    prof = split.profile[everything.users].toarray()
+    np.testing.assert_array_equal(everything.candidates, ~prof)  # no availability filter
+    assert (holdout.candidates <= everything.candidates).all() and holdout.candidates.sum() < everything.candidates.sum()
+    new = data.upload_time > np.median(data.upload_time)
+    cold = make_holdout(split, av, items=new)
+    assert not cold.candidates[:, ~new].any()
+    np.testing.assert_array_equal(cold.candidates, holdout.candidates & new[None, :])
+
+
+def test_restrict_training_renumbers_and_drops_the_other_items(setup):
+    from coursekit.inventory import restrict_training
+
+    data, vc, split, ctx, holdout = setup
+    keep = data.upload_time <= np.quantile(data.upload_time, 0.6)
+    sub, index = restrict_training(split, keep, data.artist, vc.labels)
+    np.testing.assert_array_equal(index, np.flatnonzero(keep))
+    assert sub.train.n_items == keep.sum() and len(sub.test_users) == 0
+    # the same purchases, minus the dropped items, in the same baskets
+    t = split.train
+    want = sorted((int(t.user[bb]), int(t.time[bb]), int(i)) for bb in range(t.n_baskets)
+                  for i in t.items[t.indptr[bb]:t.indptr[bb + 1]] if keep[i])
+    st = sub.train
+    got = sorted((int(st.user[bb]), int(st.time[bb]), int(index[i])) for bb in range(st.n_baskets)
+                 for i in st.items[st.indptr[bb]:st.indptr[bb + 1]])
+    assert got == want and (st.sizes > 0).all()
+
+
+def test_cold_start_models_never_see_new_artworks(setup):
+    from coursekit.inventory import restrict_training
+    from coursekit.models.torch_curatornet import VBPR, CuratorNet
+    from coursekit.sampling.curatornet import SamplingContext, training_set
+
+    data, vc, split, ctx, holdout = setup
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    new = data.upload_time > np.quantile(data.upload_time[data.upload_time > 0], 0.5)
+    sub, index = restrict_training(split, ~new, data.artist, vc.labels)
+    sctx = SamplingContext.from_split(sub, data.artist[index], vc.labels[index], vc.reduced[index])
+    triples = training_set(sctx, "all", 6000, seed=0).to_catalogue(index, data.n_items)
+    touched = np.concatenate([triples.pos, triples.neg, triples.profile_items])
+    assert not new[touched].any()
+    cold = make_holdout(split, av, items=new)
+    p = split.profile[cold.users]
+    model = CuratorNet(hidden=64, dim=32, max_epochs=3, patience=None, seed=0).fit(vc.reduced, triples)
+    assert len(model.history_) == 3 and model.best_epoch_ == 3  # patience=None: every epoch, last weights
+    auc = evaluate_scores(model.score_profiles(p.indptr, p.indices), cold, ks=(20,))["auc"]
+    vbpr = VBPR(dim=8, visual_dim=8, max_epochs=4, seed=0).fit(vc.reduced, data.n_users, triples)
+    assert not vbpr.seen_[new].any() and vbpr.seen_[~new].mean() > 0.5
+    rnd = evaluate_scores(RandomRanker(0).fit(data.n_items).score_profiles(p.indptr, p.indices), cold, ks=(20,))["auc"]
+    assert auc > rnd + 0.1  # CuratorNet ranks artworks it never saw in training
+    # VBPR scores a new artwork by its visual terms only (no leftover random latent vector)
+    import torch
+
+    scores = vbpr.score_users(cold.users[:3])
+    net, f = vbpr.net_, torch.as_tensor(vc.reduced)
+    with torch.no_grad():
+        visual = (net.theta_user(torch.as_tensor(cold.users[:3])) @ net.embed(f).T + net.beta_visual(f).squeeze(1)).numpy()
+    np.testing.assert_allclose(scores[:, new], visual[:, new], rtol=1e-5, atol=1e-5)
+    assert np.abs(scores[:, ~new] - visual[:, ~new]).max() > 1e-3
+
+
+def test_monitor_chooses_the_epoch(setup):
+    from coursekit.models.torch_curatornet import CuratorNet
+
+    data, vc, split, ctx, holdout = setup
+    triples = sample_all(ctx, 500, seed=0)
+    seen = []
+
+    def monitor(model):  # a made-up validation figure that peaks at epoch 2
+        seen.append(model.net_.training)
+        return [0.5, 0.9, 0.6, 0.55, 0.5][len(seen) - 1]
+
+    model = CuratorNet(hidden=32, dim=16, max_epochs=5, patience=2, seed=0).fit(vc.reduced, triples, monitor=monitor)
+    assert model.best_epoch_ == 2 and len(model.history_) == 4  # stopped after two worse epochs
+    assert [round(r["monitor"], 2) for r in model.history_] == [0.5, 0.9, 0.6, 0.55]
+    assert not any(seen)  # the monitor sees the network in evaluation mode

@@ -7,16 +7,21 @@ Real layout (``<data home>/ugallery/``), as the authors share it::
                                       (the last column is a list literal: ['id1', 'id2'])
     ugallery_resnet50_embeddings.npy  (n, 2) object array: rows (artwork_id_hash, 2048-d vector)
 
+The CuratorNet repository's own download (``experiments/main.ipynb``) saves the same three files
+as ``inventory.csv``, ``purchases.csv`` and ``resnet_embeddings.npy``: both layouts are read, file
+by file (the ``ugallery_*`` name wins when both are there), and :attr:`UGalleryData.layout` and
+``coursekit data list`` say which one was found.
+
 The embeddings file holds Python objects, so NumPy needs pickle to read it. :func:`convert_embeddings`
-reads it once behind an explicit ``allow_pickle=True`` and writes the safe
-``ugallery_resnet50_embeddings.npz`` (``ids`` unicode, ``vectors`` float32) that the loader prefers.
+reads it once behind an explicit ``allow_pickle=True`` and writes the safe ``.npz`` beside it
+(``ugallery_resnet50_embeddings.npz`` or ``resnet_embeddings.npz``; ``ids`` unicode, ``vectors``
+float32) that the loader prefers.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +30,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..images import placeholder, render_artwork, style_look
-from ._io import atomic_write_bytes, read_object_npy, require_file
-from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+from ._io import _NPZ_ERRORS, atomic_write_bytes, read_npz, read_object_npy, require_file
+from ._registry import DatasetSpec, RemoteFile, load_verified, register
 
 FILES = {
     "inventory": "ugallery_inventory.csv",
@@ -34,11 +39,19 @@ FILES = {
     "embeddings": "ugallery_resnet50_embeddings.npy",
 }
 SAFE_EMBEDDINGS = "ugallery_resnet50_embeddings.npz"
+# the same files under the names the CuratorNet repository's download gives them
+CURATORNET_FILES = {
+    "inventory": "inventory.csv",
+    "purchases": "purchases.csv",
+    "embeddings": "resnet_embeddings.npy",
+}
+LAYOUTS = {"UGallery": FILES, "CuratorNet": CURATORNET_FILES}
 TOY_LOOKS = "toy_looks.npz"  # toy only: latent style and jitter of each artwork, to render images
 MANUAL = (
     "the UGallery data is shared by its authors on request (see the CuratorNet repository, "
-    "github.com/aaossa/CuratorNet): put ugallery_inventory.csv, ugallery_purchases.csv and "
-    "ugallery_resnet50_embeddings.npy into <data home>/ugallery"
+    "github.com/ialab-puc/CuratorNet): put ugallery_inventory.csv, ugallery_purchases.csv and "
+    "ugallery_resnet50_embeddings.npy (or, as the CuratorNet download names them, inventory.csv, "
+    "purchases.csv and resnet_embeddings.npy) into <data home>/ugallery"
 )
 RECOPY = "copy the file again from the UGallery release into <data home>/ugallery"
 _ID = re.compile(r"^[0-9A-Za-z_\-]+$")
@@ -77,6 +90,11 @@ class UGalleryData:
     styles: np.ndarray | None = field(default=None, repr=False)  # toy only
     jitter: np.ndarray | None = field(default=None, repr=False)  # toy only
     n_styles: int = 0
+    layout: str = ""  # which file names the folder holds (see LAYOUTS)
+
+    def __repr__(self) -> str:
+        return (f"UGalleryData({self.n_items:,} artworks, {self.n_artists:,} artists, {self.n_users:,} users, "
+                f"{len(self.purchase_time):,} purchases; {self.layout or 'files'} in {str(self.folder)!r})")
 
     @property
     def n_items(self) -> int:
@@ -238,17 +256,59 @@ def _unique_ids(ids: np.ndarray, path: Path) -> None:
                         where=f"row {row}", fix="keep one embedding per artwork")
 
 
-def read_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _safe_name(npy_name: str) -> str:
+    return npy_name.removesuffix(".npy") + ".npz"
+
+
+def find_files(folder: str | Path) -> tuple[dict[str, Path], str]:
+    """The path of each file (``inventory``, ``purchases``, ``embeddings``: the ``.npy``, present
+    or already converted to its ``.npz``) and a description of the layout found.
+
+    Each file is looked for under its ``ugallery_*`` name, then under its CuratorNet name; a file
+    under neither raises a DataError naming both.
+    """
+    folder = Path(folder)
+    paths, used = {}, []
+    for role, name in FILES.items():
+        # the file itself under either name first, then (embeddings) its converted .npz
+        candidates = [(layout, names[role], names[role]) for layout, names in LAYOUTS.items()]
+        if role == "embeddings":
+            candidates += [(layout, _safe_name(names[role]), names[role]) for layout, names in LAYOUTS.items()]
+        for layout, present, npy in candidates:
+            if (folder / present).exists():
+                paths[role] = folder / npy
+                used.append(layout)
+                break
+        else:
+            raise DataError(f"file not found (nor {CURATORNET_FILES[role]}, its name in the CuratorNet download)",
+                            path=folder / name, fix=MANUAL)
+    names = ", ".join(p.name for p in paths.values())
+    layout = f"{used[0]} names: {names}" if len(set(used)) == 1 else f"mixed names: {names}"
+    return paths, layout
+
+
+def describe_layout(folder: str | Path) -> str:
+    """Which names the files of ``folder`` have (for `coursekit data list`); "" when some are missing."""
+    try:
+        return find_files(folder)[1]
+    except DataError:
+        return ""
+
+
+def read_embeddings(folder: str | Path, *, allow_pickle: bool = False,
+                    npy: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(ids str (n,), vectors float32 (n, d))`` from the safe ``.npz``, else from the ``.npy``.
 
     The ``.npy`` of the release holds Python objects and needs pickle: it is read only with
-    ``allow_pickle=True``, and then converted once to the ``.npz`` so later loads are safe.
+    ``allow_pickle=True``, and then converted once to the ``.npz`` so later loads are safe. ``npy``
+    is the release file (default: found with :func:`find_files`); the ``.npz`` sits beside it.
     """
     folder = Path(folder)
-    safe = folder / SAFE_EMBEDDINGS
+    npy = Path(npy) if npy is not None else find_files(folder)[0]["embeddings"]
+    safe = npy.with_name(_safe_name(npy.name))
     if not safe.exists():
-        convert_embeddings(folder, allow_pickle=allow_pickle)
-    again = f"delete it and convert {FILES['embeddings']} again"
+        convert_embeddings(folder, allow_pickle=allow_pickle, npy=npy)
+    again = f"delete it and convert {npy.name} again"
     with open(safe, "rb") as fh:
         if fh.read(4) != b"PK\x03\x04":
             raise DataError("not a valid embeddings archive (it is not a .npz zip file)", path=safe, fix=again)
@@ -258,8 +318,11 @@ def read_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> tuple[
             if absent:
                 raise DataError(f"missing array(s) {absent}; found {z.files}", path=safe, fix=again)
             ids, vectors = z["ids"].astype(str), z["vectors"]
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"not a valid embeddings archive ({_one_line(exc)})", path=safe, fix=again) from None
+    except DataError:
+        raise
+    except _NPZ_ERRORS as exc:
+        raise DataError(f"not a valid embeddings archive ({type(exc).__name__}: {_one_line(exc)})", path=safe,
+                        fix=again) from None
     if vectors.ndim != 2 or len(vectors) != len(ids) or not np.issubdtype(vectors.dtype, np.floating):
         raise DataError(f"expected ids (n,) and float vectors (n, d), found {ids.shape} and {vectors.shape}",
                         path=safe, fix=again)
@@ -270,10 +333,15 @@ def read_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> tuple[
     return ids, vectors.astype(np.float32, copy=False)
 
 
-def convert_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> Path:
-    """Convert the release's object ``.npy`` into the safe ``.npz`` (written atomically)."""
+def convert_embeddings(folder: str | Path, *, allow_pickle: bool = False, npy: str | Path | None = None) -> Path:
+    """Convert the release's object ``.npy`` (``npy``; default: ``ugallery_resnet50_embeddings.npy``
+    or ``resnet_embeddings.npy``, whichever is there) into the safe ``.npz`` beside it (written
+    atomically); returns the ``.npz`` path."""
     folder = Path(folder)
-    src = require_file(folder / FILES["embeddings"], MANUAL)
+    if npy is None:
+        npy = next((folder / names["embeddings"] for names in LAYOUTS.values()
+                    if (folder / names["embeddings"]).exists()), folder / FILES["embeddings"])
+    src = require_file(npy, MANUAL)
     with open(src, "rb") as fh:
         if fh.read(6) != b"\x93NUMPY":
             raise DataError("not a valid .npy file (it does not start with the NumPy header)", path=src, fix=RECOPY)
@@ -289,8 +357,9 @@ def convert_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> Pat
         except Exception as exc:  # noqa: BLE001 - unpickling a damaged file can raise any error
             raise DataError(f"not a valid .npy file (truncated or damaged: {type(exc).__name__}: {_one_line(exc)})",
                             path=src, fix=RECOPY) from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"not a valid .npy file ({_one_line(exc)})", path=src, fix=RECOPY) from None
+    except _NPZ_ERRORS as exc:
+        raise DataError(f"not a valid .npy file ({type(exc).__name__}: {_one_line(exc)})", path=src,
+                        fix=RECOPY) from None
     if arr.dtype != object or arr.ndim != 2 or arr.shape[1] != 2:
         raise DataError(f"expected (n, 2) rows of (artwork id, vector), found shape {arr.shape} dtype {arr.dtype}",
                         path=src, fix=MANUAL)
@@ -311,14 +380,17 @@ def convert_embeddings(folder: str | Path, *, allow_pickle: bool = False) -> Pat
                         fix=RECOPY) from None
     buf = io.BytesIO()
     np.savez(buf, ids=ids, vectors=vectors)
-    atomic_write_bytes(folder / SAFE_EMBEDDINGS, buf.getvalue())
-    return folder / SAFE_EMBEDDINGS
+    safe = src.with_name(_safe_name(src.name))
+    atomic_write_bytes(safe, buf.getvalue())
+    return safe
 
 
 def read_ugallery(folder: str | Path, *, allow_pickle: bool = False) -> UGalleryData:
-    """Read the UGallery files of ``folder`` (layout in the module docstring) into :class:`UGalleryData`."""
+    """Read the UGallery files of ``folder`` (either layout of the module docstring) into
+    :class:`UGalleryData`; its ``layout`` says which file names were found."""
     folder = Path(folder)
-    inv_path, pur_path = folder / FILES["inventory"], folder / FILES["purchases"]
+    paths, layout = find_files(folder)
+    inv_path, pur_path = paths["inventory"], paths["purchases"]
     inv = _read_csv(inv_path, ["artwork_id_hash", "artist_id_hash", "upload_timestamp"])
     artwork_ids = inv["artwork_id_hash"].str.strip().to_numpy().astype(str)
     dup = pd.Series(artwork_ids).duplicated().to_numpy()
@@ -338,39 +410,54 @@ def read_ugallery(folder: str | Path, *, allow_pickle: bool = False) -> UGallery
     if (items < 0).any():
         first = int(np.flatnonzero(items < 0)[0])
         row = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
-        raise DataError(f"artwork {tokens[first]} is not in {FILES['inventory']}", path=pur_path,
+        raise DataError(f"artwork {tokens[first]} is not in {inv_path.name}", path=pur_path,
                         where=f"line {row + 2}, column 'purchased_artwork_ids_hash'",
                         fix="add the artwork to the inventory or remove it from the purchase")
     indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
-    emb_ids, vectors = read_embeddings(folder, allow_pickle=allow_pickle)
+    emb_ids, vectors = read_embeddings(folder, allow_pickle=allow_pickle, npy=paths["embeddings"])
     rows = pd.Index(emb_ids).get_indexer(artwork_ids)
     if (rows < 0).any():
         missing = artwork_ids[rows < 0]
         raise DataError(f"{len(missing)} inventory artworks have no embedding (first: {missing[0]})",
-                        path=folder / FILES["embeddings"], fix=MANUAL)
+                        path=paths["embeddings"], fix=MANUAL)
     data = UGalleryData(
         artwork_ids=artwork_ids, artist=artist.astype(np.int64), artist_ids=artist_ids,
         upload_time=upload_time, embeddings=vectors[rows], user_ids=user_ids,
         purchase_user=purchase_user.astype(np.int64), purchase_time=purchase_time,
-        purchase_indptr=indptr, purchase_items=items.astype(np.int64), folder=folder,
+        purchase_indptr=indptr, purchase_items=items.astype(np.int64), folder=folder, layout=layout,
     )
     looks = folder / TOY_LOOKS
-    if looks.exists():
-        with np.load(looks, allow_pickle=False) as z:
-            rows = pd.Index(z["ids"].astype(str)).get_indexer(artwork_ids)
-            data.styles, data.jitter, data.n_styles = z["styles"][rows], z["jitter"][rows], int(z["n_styles"])
+    if looks.exists():  # toy folders only
+        data.styles, data.jitter, data.n_styles = _read_looks(looks, artwork_ids)
     return data
+
+
+def _read_looks(path: Path, artwork_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Toy only: the latent style and jitter of each artwork, and the number of styles."""
+    fix = f"delete {path.parent} so the toy data is generated again"
+    z = read_npz(path, ("ids", "styles", "jitter", "n_styles"), fix)
+    ids, styles, jitter, n_styles = z["ids"], z["styles"], z["jitter"], z["n_styles"]
+    if (ids.ndim != 1 or styles.shape != ids.shape or jitter.ndim != 2 or len(jitter) != len(ids)
+            or n_styles.size != 1 or not np.issubdtype(styles.dtype, np.integer)
+            or not np.issubdtype(n_styles.dtype, np.integer) or not np.issubdtype(jitter.dtype, np.floating)):
+        raise DataError(f"arrays do not fit together (ids {ids.shape}, styles {styles.shape} {styles.dtype}, "
+                        f"jitter {jitter.shape} {jitter.dtype}, n_styles {n_styles.shape})", path=path, fix=fix)
+    rows = pd.Index(ids.astype(str)).get_indexer(artwork_ids)
+    if (rows < 0).any():
+        raise DataError(f"artwork {artwork_ids[rows < 0][0]} has no look", path=path, fix=fix)
+    return styles[rows].astype(np.int64), jitter[rows], int(n_styles)
 
 
 def load_ugallery(source: str = "toy", *, seed: int = 0, data_home=None, allow_pickle: bool = False,
                   **sizes) -> UGalleryData:
     """The unit-2 data set: ``source="toy"`` (generated, default) or ``"real"`` (the UGallery release).
 
-    ``sizes`` are passed to :func:`make_toy_ugallery` (toy only).
+    ``sizes`` are passed to :func:`make_toy_ugallery` (toy only). A damaged toy folder is generated
+    again (see :func:`~coursekit.datasets.toy_path`).
     """
-    folder = dataset_path("ugallery", source, seed=seed, data_home=data_home, **sizes)
-    return read_ugallery(folder, allow_pickle=allow_pickle)
+    return load_verified("ugallery", source, lambda folder: read_ugallery(folder, allow_pickle=allow_pickle),
+                         seed=seed, data_home=data_home, **sizes)
 
 
 # --------------------------------------------------------------------------- toy generator
@@ -384,6 +471,13 @@ def _hashes(rng: np.random.Generator, n: int) -> np.ndarray:
     return ids
 
 
+def _zipf(rng: np.random.Generator, exponent: float, size: int, cap: int) -> np.ndarray:
+    """``size`` draws of a Zipf law ``P(k) ~ k^-exponent`` on ``1..cap`` (exact inverse-CDF draws)."""
+    k = np.arange(1, cap + 1)
+    p = k ** -float(exponent)
+    return rng.choice(k, size=size, p=p / p.sum())
+
+
 def make_toy_ugallery(
     folder: str | Path,
     seed: int = 0,
@@ -394,65 +488,111 @@ def make_toy_ugallery(
     emb_dim: int = 512,
     latent_dim: int = 16,
     unique_share: float = 0.78,
+    taste_width: float = 2.75,
+    loyalty: float = 1.5,
+    return_prob: float = 0.405,
+    basket_zipf: float = 3.0,
+    max_basket: int = 21,
+    initial_stock: float = 0.3,
+    nuisance_dim: int = 16,
+    nuisance_scale: float = 1.5,
 ) -> None:
-    """Write a toy UGallery in the real formats (about a quarter of the real scale by default).
+    """Write a toy UGallery in the real formats, a quarter of the release's size by default
+    (release: 13,297 artworks, 573 artists, 2,919 users; toy: 3,300, 143, 730).
 
-    Each artist paints in one latent style (with a personal offset); embeddings are non-negative
-    random projections of the artworks' latent vectors plus noise, like ResNet50 activations.
-    Artworks are uploaded over time (a third at time 0); 78 % are one-of-a-kind and leave the
-    inventory when sold. Each user has a taste near one or two styles and a few baskets at
-    distinct times; a basket buys the available artworks with the highest utility
-    ``-|taste - z|^2 / 4 + Gumbel noise``, so visual features predict purchases.
+    The mechanisms of the real gallery, each with the statistic it follows:
+
+    * **Visual taste.** Artists paint in one of ``n_styles`` latent styles with a personal
+      signature. A collector's taste is a point near one or two styles; a basket buys the
+      artworks of highest utility ``-|taste - z|^2 / (2 taste_width^2) + Gumbel noise``.
+      Embeddings are non-negative random projections plus noise, like ResNet50 activations, of
+      the taste-relevant latent vector ``z`` *and* of ``nuisance_dim`` = 16 factors no collector
+      cares about (what a CNN also sees: subject, lighting, the photograph), as strong as the
+      styles. The nuisance makes visual clusters weak, as in the release (silhouette 0.008 in the
+      seed's run; toy about 0.07); ``taste_width`` = 2.75 makes content-only VisRank rank held-out
+      purchases at an AUC near the 0.715 that the CuratorNet authors report on the release.
+    * **Artist loyalty.** Collectors come back to artists they bought from: ``loyalty`` utility
+      units (1.5, one and a half Gumbel scales) for every artwork by such an artist. With the
+      default seed, 45 % of the purchases in a collector's later baskets are by a known artist,
+      against 14 % had they picked an artwork on offer at random. The release's share is not
+      published in the sources we checked (Messina et al., UMUAI 2019, found artist preference
+      useful on UGallery); the value is our assumption.
+    * **One-of-a-kind artworks.** ``unique_share`` = 78 % of the artworks exist once (release:
+      78 %) and leave the inventory when sold; the others are editions that stay on offer and
+      can sell again (toy: about 11 % of purchases are repeat sales; release: 505 of 6,535, 7.7 %).
+      Nobody buys the same artwork twice.
+    * **Most of the catalogue never sells.** The demand below (1.68 baskets of 1.33 items per
+      collector, the release's 2.24 purchases per user) leaves about 55 % of the artworks unsold
+      (release: 6,030 of 13,297 ever bought, 45 %).
+    * **Uploads over time, sold-out artworks leave.** ``initial_stock`` = 30 % of the catalogue is
+      on offer at time 0, the rest is uploaded uniformly over the period (an assumption: we do
+      not know how the release's uploads spread over time); purchases only take what is on offer
+      at that moment.
+    * **Returning collectors, baskets of several items.** After each basket a collector comes
+      back for another with probability ``return_prob`` = 0.405 (geometric numbers of baskets:
+      mean 1.68 = the release's 4,897 baskets / 2,919 users, and 16 % of collectors with 3+
+      baskets, as the release's 455 of 2,919); basket sizes follow a Zipf law of exponent
+      ``basket_zipf`` = 3.0 on 1..21 (mean 1.33 = 6,535 purchases / 4,897 baskets; largest 21).
+
+    The purchase replay is sequential by nature (a sale removes a one-of-a-kind artwork that later
+    buyers would otherwise see): one vectorised step over the artworks per basket, in time order.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    # artworks: artists paint in one style, with a personal signature
     centers = rng.normal(0, 1.5, size=(n_styles, latent_dim))
     artist_style = rng.integers(0, n_styles, size=n_artists)
     artist_center = centers[artist_style] + rng.normal(0, 0.5, size=(n_artists, latent_dim))
     weights = rng.pareto(1.5, size=n_artists) + 0.3  # a few prolific artists, many small ones
-    artist = np.sort(rng.choice(n_artists, size=n_artworks, p=weights / weights.sum()))
-    artist[:n_artists] = np.arange(n_artists)  # every artist has at least one artwork
-    artist = np.sort(artist)
+    artist = np.sort(np.concatenate([np.arange(n_artists),  # every artist has at least one artwork
+                                     rng.choice(n_artists, size=n_artworks - n_artists, p=weights / weights.sum())]))
     z = artist_center[artist] + rng.normal(0, 0.6, size=(n_artworks, latent_dim))
     styles = artist_style[artist]
     w = rng.normal(0, 1 / np.sqrt(latent_dim), size=(latent_dim, emb_dim))
-    emb = np.maximum(z @ w + rng.normal(0, 0.8, size=(n_artworks, emb_dim)) - 0.2, 0).astype(np.float32)
+    signal = z @ w
+    if nuisance_dim:  # what the photo shows beyond taste: own generator, the other draws stay put
+        side = np.random.default_rng([seed, 1])
+        signal = signal + side.normal(0, nuisance_scale, size=(n_artworks, nuisance_dim)) @ side.normal(
+            0, 1 / np.sqrt(nuisance_dim), size=(nuisance_dim, emb_dim))
+    emb = np.maximum(signal + rng.normal(0, 0.8, size=(n_artworks, emb_dim)) - 0.2, 0).astype(np.float32)
 
+    # uploads over time; one-of-a-kind artworks and editions
     horizon = 20 * n_artworks
-    upload = np.where(rng.random(n_artworks) < 0.33, 0, rng.integers(0, horizon, size=n_artworks))
+    upload = np.where(rng.random(n_artworks) < initial_stock, 0, rng.integers(1, horizon, size=n_artworks))
     unique = rng.random(n_artworks) < unique_share
 
-    # users: a taste near one or two styles; 1 + geometric number of baskets at distinct times
+    # collectors: a taste near one or two styles; geometric numbers of baskets at distinct times
     fav = rng.integers(0, n_styles, size=(n_users, 2))
     two = rng.random(n_users) < 0.3
     taste = np.where(two[:, None], (centers[fav[:, 0]] + centers[fav[:, 1]]) / 2, centers[fav[:, 0]])
     taste = taste + rng.normal(0, 0.4, size=(n_users, latent_dim))
-    n_baskets = np.minimum(rng.geometric(0.45, size=n_users), 40)
+    n_baskets = rng.geometric(1 - return_prob, size=n_users)
     basket_user = np.repeat(np.arange(n_users), n_baskets)
     nb = len(basket_user)
-    basket_time = np.sort(rng.choice(np.arange(horizon // 10, horizon), size=nb, replace=False))
-    basket_time = rng.permutation(basket_time)  # distinct times, in random order across users
-    basket_size = np.where(rng.random(nb) < 0.8, 1, 1 + rng.geometric(0.5, size=nb)).clip(1, 8)
+    basket_time = rng.permutation(rng.choice(np.arange(horizon // 10, horizon), size=nb, replace=False))
+    basket_size = _zipf(rng, basket_zipf, nb, max_basket)
 
-    # utilities of every basket for every artwork (nb x n_artworks, small at toy scale)
+    # visual utility of every basket for every artwork (n_baskets x n_artworks, small at toy scale)
     t = taste[basket_user]
     d2 = (t**2).sum(1)[:, None] + (z**2).sum(1)[None, :] - 2 * t @ z.T
-    utility = -d2 / 4.0 + rng.gumbel(size=d2.shape)
-    utility[basket_time[:, None] < upload[None, :]] = -np.inf  # not uploaded yet
+    utility = -d2 / (2 * taste_width**2) + rng.gumbel(size=d2.shape)
     order = np.argsort(basket_time)
-    sold = np.zeros(n_artworks, bool)
+    sold = np.zeros(n_artworks, bool)  # one-of-a-kind artworks already sold
+    owned = np.zeros((n_users, n_artworks), bool)
+    known = np.zeros((n_users, n_artists), bool)  # artists each collector bought from
     items_of = [None] * nb
-    # The replay is sequential by nature: each sale removes a one-of-a-kind artwork that later
-    # buyers would otherwise see. One step per basket, vectorised over the artworks.
-    for b in order:
-        u = np.where(sold, -np.inf, utility[b])
+    for b in order:  # in time order: each step is vectorised over the artworks
+        u = basket_user[b]
+        util = utility[b] + loyalty * known[u, artist]
+        util[sold | owned[u] | (upload > basket_time[b])] = -np.inf  # on offer now, not owned yet
         k = int(basket_size[b])
-        top = np.argpartition(-u, k)[:k]
-        top = top[np.isfinite(u[top])]
+        top = np.argpartition(-util, k)[:k]
+        top = top[np.isfinite(util[top])]
         items_of[b] = top
         sold[top[unique[top]]] = True
-        utility[np.ix_(basket_user == basket_user[b], top)] = -np.inf  # nobody buys the same print twice
+        owned[u, top] = True
+        known[u, artist[top]] = True
 
     keep = np.array([len(x) > 0 for x in items_of])
     ids = _hashes(rng, n_artworks + n_artists + n_users)
@@ -487,10 +627,12 @@ SPEC = register(
     DatasetSpec(
         name="ugallery",
         title="UGallery: one-of-a-kind artworks, purchases and ResNet50 embeddings",
-        files=tuple(RemoteFile(n) for n in FILES.values()),
+        files=tuple(RemoteFile(n, aliases=(CURATORNET_FILES[role],)) for role, n in FILES.items()),
         unit="02",
         manual=MANUAL,
         toy=make_toy_ugallery,
+        toy_version=2,  # v2: artist loyalty, returning collectors, the release's proportions
+        layout=describe_layout,
     )
 )
 

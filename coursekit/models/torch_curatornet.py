@@ -37,14 +37,19 @@ def gather_profiles(indptr: np.ndarray, items: np.ndarray, rows: np.ndarray) -> 
 
 
 class _EarlyStopping:
-    """Keeps the best weights by validation loss (train loss without validation) and says when
-    ``patience`` epochs passed without an improvement of more than 1e-4."""
+    """Keeps the best weights and says when ``patience`` epochs passed without an improvement of
+    more than 1e-4. "Best" is the highest ``monitor`` value when there is one (for example a
+    validation AUC), else the lowest validation loss (train loss without validation).
+    ``patience=None`` trains every epoch and keeps the last weights."""
 
-    def __init__(self, patience: int):
+    def __init__(self, patience: int | None):
         self.patience, self.best, self.state, self.waited, self.epoch = patience, np.inf, None, 0, 0
 
     def stop(self, row: dict, net, epoch: int) -> bool:
-        current = row.get("valid_loss", row["train_loss"])
+        if self.patience is None:
+            self.epoch = epoch
+            return False
+        current = -row["monitor"] if "monitor" in row else row.get("valid_loss", row["train_loss"])
         if current < self.best - 1e-4:
             self.best, self.state, self.waited, self.epoch = current, copy.deepcopy(net.state_dict()), 0, epoch
             return False
@@ -77,8 +82,8 @@ class CuratorNet:
     """CuratorNet with a scikit-learn-like interface.
 
     Parameters: ``hidden`` and ``dim`` sizes of the MLPs; ``lr``, ``weight_decay`` of Adam;
-    ``batch_size``; ``max_epochs``; ``patience`` epochs without a better validation loss before
-    stopping; ``dropout`` in the item MLP; ``seed``.
+    ``batch_size``; ``max_epochs``; ``patience`` epochs without a better validation figure before
+    stopping (``None``: train exactly ``max_epochs`` epochs); ``dropout`` in the item MLP; ``seed``.
 
     Learned state: ``net_`` (the torch module), ``history_`` (one dict per epoch), ``best_epoch_``.
     """
@@ -123,17 +128,24 @@ class CuratorNet:
                 n += len(idx)
         return losses / max(n, 1), wins / max(n, 1)
 
-    def fit(self, features: np.ndarray, train: Triples, valid: Triples | None = None) -> "CuratorNet":
-        """Train on ``train`` triples; ``features`` float (n_items, d) are frozen inputs."""
+    def fit(self, features: np.ndarray, train: Triples, valid: Triples | None = None, *,
+            monitor=None) -> "CuratorNet":
+        """Train on ``train`` triples; ``features`` float (n_items, d) are frozen inputs.
+
+        ``valid`` triples report a validation loss and accuracy each epoch. ``monitor(model) ->
+        float`` (higher is better), called after every epoch, is recorded as ``monitor`` in the
+        history and drives early stopping instead of the validation loss: for example the AUC on
+        validation baskets, to choose the number of epochs on the task itself.
+        """
         old_threads = torch.get_num_threads()
         if self.n_threads:
             torch.set_num_threads(self.n_threads)
         try:
-            return self._fit(features, train, valid)
+            return self._fit(features, train, valid, monitor)
         finally:
             torch.set_num_threads(old_threads)
 
-    def _fit(self, features, train, valid):
+    def _fit(self, features, train, valid, monitor=None):
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self._features = torch.as_tensor(np.asarray(features, np.float32))
@@ -156,6 +168,9 @@ class CuratorNet:
             row = {"epoch": epoch, "train_loss": total / len(order), "seconds": time.perf_counter() - t0}
             if valid is not None and len(valid):
                 row["valid_loss"], row["valid_accuracy"] = self._evaluate(valid)
+            if monitor is not None:
+                self.net_.eval()
+                row["monitor"] = float(monitor(self))
             self.history_.append(row)
             if self.verbose:
                 print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
@@ -249,6 +264,9 @@ class VBPR:
             opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             train_idx = np.flatnonzero(train.user >= 0)
             valid_idx = np.flatnonzero(valid.user >= 0) if valid is not None else np.empty(0, np.int64)
+            self.seen_ = np.zeros(n_items, bool)  # items with a learned vector and bias
+            self.seen_[train.pos[train_idx]] = True
+            self.seen_[train.neg[train_idx]] = True
             self.history_, stopper = [], _EarlyStopping(self.patience)
             for epoch in range(1, self.max_epochs + 1):
                 self.net_.train()
@@ -276,15 +294,22 @@ class VBPR:
         return self
 
     def score_users(self, users) -> np.ndarray:
-        """float32 (len(users), n_items) scores of every item for each user index."""
+        """float32 (len(users), n_items) scores of every item for each user index.
+
+        An item that no training triple touched (a new artwork) has no learned vector or bias:
+        its latent term and bias are zero, so only the visual terms score it, as in VBPR's
+        cold-start setting (its random initial vector would only add noise).
+        """
         if not hasattr(self, "net_"):
             raise RuntimeError("VBPR is not fitted yet: call fit(features, n_users, triples) first")
         users = torch.as_tensor(np.asarray(users, np.int64))
         n_items = self._features.shape[0]
         with torch.no_grad():
             net = self.net_
+            seen = torch.from_numpy(self.seen_.astype(np.float32))
             visual = net.embed(self._features)  # (n_items, visual_dim)
-            bias = net.beta_item.weight.squeeze(1) + net.beta_visual(self._features).squeeze(1)
-            s = net.gamma_user(users) @ net.gamma_item.weight.T + net.theta_user(users) @ visual.T + bias[None, :]
+            bias = net.beta_item.weight.squeeze(1) * seen + net.beta_visual(self._features).squeeze(1)
+            gamma = net.gamma_item.weight * seen[:, None]
+            s = net.gamma_user(users) @ gamma.T + net.theta_user(users) @ visual.T + bias[None, :]
         assert s.shape[1] == n_items
         return s.numpy()

@@ -1,22 +1,25 @@
-"""The six CuratorNet sampling strategies (Cartagena et al., 2020), vectorised with NumPy.
+"""The six CuratorNet sampling strategies (Messina et al., 2020, arXiv 2009.04426), vectorised.
 
 A training sample is a triple (profile, positive item, negative item): given the profile, the
 model should score the positive above the negative. Samples are integer arrays (:class:`Triples`);
 profiles are rows of a CSR table shared by the samples that use them.
 
-Strategies (numbering of the course spec; the seed notebook and the paper order them differently):
+Strategies, numbered and named as in the seed notebook and the CuratorNet paper:
 
-1. ``sample_profile_items`` - real user: profile = the user's training items, positive one of them,
-   negative any item outside the profile.
-2. ``sample_fake_self`` - one-item fake profile {i}: positive i itself, negative any other item.
-3. ``sample_liked_artist_cluster`` - real user: positive outside the profile by an artist the user
-   bought from and in a visual cluster the user bought from; negative by neither.
-4. ``sample_same_artist`` - one-item fake profile {q}: positive another item by q's artist,
-   negative by another artist and farther from q than the positive by ``margin``.
-5. ``sample_next_basket`` - profile = all earlier baskets of a user, positive from the next
-   basket (not in the profile), negative by an artist and in a cluster the user never bought.
-6. ``sample_hidden_item`` - hide one item of a basket of 2+ items: profile = the rest of that
-   basket and the user's earlier baskets; negative as in 5.
+1. ``sample_hidden_item`` - predicting the missing item of a purchase basket: hide one item of a
+   basket of 2+ items; profile = the rest of THAT basket only; negative by an artist and in a
+   visual cluster the user never bought.
+2. ``sample_next_basket`` - predicting the next purchase basket: profile = all earlier baskets of
+   the user, positive from the next basket (not already in the profile), negative as in 1.
+3. ``sample_liked_artist_cluster`` - visually similar artworks from favourite artists: profile =
+   the user's training items, positive outside it by a liked artist and in a liked cluster,
+   negative by neither.
+4. ``sample_profile_items`` - profile items from the same user profile: positive one of the
+   user's own items, negative any item outside the profile.
+5. ``sample_artificial_profile`` - an artificially created profile (one item, or a few items of
+   one visual cluster): positive one of its items, negative any item outside it.
+6. ``sample_same_artist`` - artificial profile with a single item q: positive another work by q's
+   artist, negative by another artist and visually farther from q than the positive by ``margin``.
 
 Each strategy has a sanity check (:func:`check_triples`) that verifies its rules on every
 sample, vectorised, and raises :class:`SamplingError` naming the broken rule and a sample.
@@ -32,12 +35,12 @@ import scipy.sparse as sp
 from ..inventory import Baskets, UserSplit
 
 STRATEGIES = {
-    1: "profile item vs non-profile item",
-    2: "one-item fake profile: the item itself",
-    3: "liked artist and cluster vs neither",
-    4: "same artist vs farther other artist",
-    5: "next basket",
-    6: "hidden item of a basket",
+    1: "missing item of a basket",
+    2: "next basket",
+    3: "liked artist and cluster",
+    4: "profile items",
+    5: "artificial profile",
+    6: "same artist, one-item profile",
 }
 
 
@@ -82,6 +85,16 @@ class Triples:
     def with_negatives(self, neg: np.ndarray) -> "Triples":
         return Triples(self.strategy, self.user, self.basket, self.profile, self.pos, np.asarray(neg, np.int64),
                        self.profile_indptr, self.profile_items, self.n_items)
+
+    def to_catalogue(self, index: np.ndarray, n_items: int) -> "Triples":
+        """Triples drawn on a sub-catalogue, with items renamed to ``index[item]`` of a catalogue of
+        ``n_items`` (for example: sampled among the artworks known at training time, then used with
+        the features of every artwork). Users and baskets keep their numbers."""
+        index = np.asarray(index, np.int64)
+        items = index[self.profile_items]
+        # keep every profile row sorted (index is increasing, so it already is)
+        return Triples(self.strategy, self.user, self.basket, self.profile, index[self.pos], index[self.neg],
+                       self.profile_indptr, items, int(n_items))
 
 
 def concat_triples(parts: list[Triples]) -> Triples:
@@ -131,10 +144,10 @@ class SamplingContext:
     """Everything the strategies need, as arrays and sparse matrices.
 
     artist, cluster : int64 (n_items,); features : float32 (n_items, d) visual features used for
-    the distances of strategy 4 (for example the PCA-reduced embeddings); train : the training
+    the distances of strategy 6 (for example the PCA-reduced embeddings); train : the training
     baskets; profile, liked_artists, liked_clusters : bool CSR per user (see
     :class:`coursekit.inventory.UserSplit`). ``blocked`` bool CSR (n_users, n_items) is derived: the
-    items whose artist or cluster the user bought from (never a negative in strategies 3, 5, 6).
+    items whose artist or cluster the user bought from (never a negative in strategies 1, 2, 3).
     """
 
     artist: np.ndarray
@@ -151,6 +164,7 @@ class SamplingContext:
         a = _onehot(self.artist, int(self.artist.max()) + 1).astype(np.int32)
         c = _onehot(self.cluster, int(self.cluster.max()) + 1).astype(np.int32)
         self._artist_items = _sorted_csr(a)
+        self._cluster_items = _sorted_csr(c)
         by_artist = self.liked_artists.astype(np.int32) @ a
         by_cluster = self.liked_clusters.astype(np.int32) @ c
         self.blocked = _sorted_csr(by_artist + by_cluster)
@@ -159,6 +173,7 @@ class SamplingContext:
 
     @classmethod
     def from_split(cls, split: UserSplit, artist, cluster, features) -> "SamplingContext":
+        """The context of a :class:`coursekit.inventory.UserSplit` (its training side only)."""
         return cls(np.asarray(artist, np.int64), np.asarray(cluster, np.int64), np.asarray(features, np.float32),
                    split.train, _sorted_csr(split.profile), _sorted_csr(split.liked_artists),
                    _sorted_csr(split.liked_clusters))
@@ -211,23 +226,29 @@ def _in_bits(bits: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray
 
 
 def _pick_outside_rows(m: sp.csr_matrix, rows: np.ndarray, rng: np.random.Generator, *,
-                       rounds: int = 16) -> np.ndarray:
+                       rounds: int = 16, max_table_bytes: int = 64 * 2**20) -> np.ndarray:
     """One uniformly random column *not* stored in each given row (rows must not be full).
 
-    Vectorised rejection against a packed bit table: each round redraws only the samples that
-    hit a stored column, so a row that is 1 % full costs about 1.01 draws per sample. Samples
-    still pending after ``rounds`` rounds (rows that are nearly full) are drawn exactly by
-    :func:`_pick_outside_rows_exact`. Uniform over the free columns either way.
+    Vectorised rejection: each round redraws only the samples that hit a stored column, so a row
+    that is 1 % full costs about 1.01 draws per sample. Membership is one byte read in a packed
+    bit table (:func:`row_bits`), or a binary search when that table would exceed
+    ``max_table_bytes`` (tables with a row per sample). Samples still pending after ``rounds``
+    rounds (rows that are nearly full) are drawn exactly by :func:`_pick_outside_rows_exact`.
+    Uniform over the free columns either way.
     """
     rows = np.asarray(rows, np.int64)
-    bits = row_bits(m)
+    if m.shape[0] * (-(-m.shape[1] // 8)) <= max_table_bytes:
+        bits = row_bits(m)
+        hit = lambda r, c: _in_bits(bits, r, c)  # noqa: E731
+    else:
+        hit = lambda r, c: member(m, r, c)  # noqa: E731
     out = rng.integers(0, m.shape[1], len(rows))
-    todo = np.flatnonzero(_in_bits(bits, rows, out))
+    todo = np.flatnonzero(hit(rows, out))
     for _ in range(rounds):
         if len(todo) == 0:
             return out
         out[todo] = rng.integers(0, m.shape[1], len(todo))
-        todo = todo[_in_bits(bits, rows[todo], out[todo])]
+        todo = todo[hit(rows[todo], out[todo])]
     if len(todo):
         out[todo] = _pick_outside_rows_exact(m, rows[todo], rng)
     return out
@@ -280,24 +301,68 @@ def _earlier_baskets(train: Baskets, targets: np.ndarray) -> sp.csr_matrix:
 
 # --------------------------------------------------------------------------- the six strategies
 
-def sample_profile_items(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
-    """Strategy 1: (profile of u, an item of the profile, an item outside the profile)."""
-    rng = np.random.default_rng(seed)
-    sizes = np.diff(ctx.profile.indptr)
-    valid = np.flatnonzero((sizes > 0) & (sizes < ctx.n_items))
-    users = valid[rng.integers(0, len(valid), n)]
-    pos = _pick_in_rows(ctx.profile, users, rng)
-    neg = _pick_outside_rows(ctx.profile, users, rng)
-    return _triples(1, users, None, users, pos, neg, ctx.profile)
+def _user_groups(user_of: np.ndarray, n_users: int):
+    """For entries sorted by user: the users that have entries and a CSR-like pointer per user."""
+    ptr = np.searchsorted(user_of, np.arange(n_users + 1)).astype(np.int64)
+    return np.flatnonzero(np.diff(ptr) > 0), ptr
 
 
-def sample_fake_self(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
-    """Strategy 2: (profile {i}, i, another item j != i)."""
+def _basket_minus_each_item(train: Baskets, baskets: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """For every entry of the given baskets (sorted indices): the rest of its basket.
+
+    Returns ``(table, entries)``: bool CSR (n_entries, n_items) whose row r holds the items of the
+    basket of ``entries[r]`` except ``items[entries[r]]``; ``entries`` int64 sorted.
+    """
+    sizes = train.sizes[baskets]
+    entries = np.repeat(train.indptr[baskets], sizes) + (np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes))
+    row_size = np.repeat(sizes, sizes)  # each entry's row spans its whole basket ...
+    start = np.repeat(np.repeat(train.indptr[baskets], sizes), row_size)
+    offset = np.arange(row_size.sum()) - np.repeat(np.cumsum(row_size) - row_size, row_size)
+    col_entry = start + offset
+    row = np.repeat(np.arange(len(entries)), row_size)
+    keep = col_entry != entries[row]  # ... except the entry itself
+    table = sp.csr_matrix((np.ones(int(keep.sum()), bool), (row[keep], train.items[col_entry[keep]])),
+                          shape=(len(entries), train.n_items))
+    return _sorted_csr(table), entries
+
+
+def sample_hidden_item(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
+    """Strategy 1: hide one item h of a basket of 2+ items: (the rest of THAT basket, h, an item by
+    an artist and in a cluster the user never bought). Users, then one of their baskets of 2+
+    items, then the hidden item are drawn uniformly, as in the seed."""
     rng = np.random.default_rng(seed)
-    q = rng.integers(0, ctx.n_items, n)
-    r = rng.integers(0, ctx.n_items - 1, n)
-    neg = r + (r >= q)
-    return _triples(2, None, None, q, q, neg, _identity_table(ctx.n_items))
+    t = ctx.train
+    free = ctx.n_items - np.diff(ctx.blocked.indptr)
+    big = np.flatnonzero((t.sizes >= 2) & (free[t.user] > 0))
+    table, entries = _basket_minus_each_item(t, big)
+    users_with, ptr = _user_groups(t.user[big], ctx.n_users)
+    users = users_with[rng.integers(0, len(users_with), n)]
+    basket = big[_pick_group(ptr, users, rng)]
+    entry = t.indptr[basket] + (rng.random(n) * t.sizes[basket]).astype(np.int64)
+    rows = np.searchsorted(entries, entry)
+    neg = _pick_outside_rows(ctx.blocked, users, rng)
+    return _triples(1, users, basket, rows, t.items[entry], neg, table)
+
+
+def sample_next_basket(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
+    """Strategy 2: (items of the user's earlier baskets, an item of the next basket not among
+    them, an item by an artist and in a cluster the user never bought)."""
+    rng = np.random.default_rng(seed)
+    t = ctx.train
+    first = t.user_ptr[t.user]
+    targets = np.flatnonzero(np.arange(t.n_baskets) > first)
+    earlier = _earlier_baskets(t, targets)
+    basket_rows = t.matrix()[targets].astype(np.int8)
+    new_items = _sorted_csr(basket_rows - basket_rows.multiply(earlier).astype(np.int8))
+    free = ctx.n_items - np.diff(ctx.blocked.indptr)
+    ok = (np.diff(new_items.indptr) > 0) & (free[t.user[targets]] > 0)
+    rows_ok = np.flatnonzero(ok)
+    users_with, ptr = _user_groups(t.user[targets[rows_ok]], ctx.n_users)
+    users = users_with[rng.integers(0, len(users_with), n)]
+    rows = rows_ok[_pick_group(ptr, users, rng)]
+    pos = _pick_in_rows(new_items, rows, rng)
+    neg = _pick_outside_rows(ctx.blocked, users, rng)
+    return _triples(2, users, targets[rows], rows, pos, neg, earlier)
 
 
 def sample_liked_artist_cluster(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
@@ -313,9 +378,42 @@ def sample_liked_artist_cluster(ctx: SamplingContext, n: int, seed: int = 0) -> 
     return _triples(3, users, None, users, pos, neg, ctx.profile)
 
 
+def sample_profile_items(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
+    """Strategy 4: (profile of u, an item of the profile, an item outside the profile)."""
+    rng = np.random.default_rng(seed)
+    sizes = np.diff(ctx.profile.indptr)
+    valid = np.flatnonzero((sizes > 0) & (sizes < ctx.n_items))
+    users = valid[rng.integers(0, len(valid), n)]
+    pos = _pick_in_rows(ctx.profile, users, rng)
+    neg = _pick_outside_rows(ctx.profile, users, rng)
+    return _triples(4, users, None, users, pos, neg, ctx.profile)
+
+
+def sample_artificial_profile(ctx: SamplingContext, n: int, seed: int = 0, *, max_size: int = 3) -> Triples:
+    """Strategy 5: an artificial profile of 1 to ``max_size`` items of one visual cluster (a
+    random item q and further random members of q's cluster; sizes uniform), positive one of its
+    items, negative any item outside it."""
+    rng = np.random.default_rng(seed)
+    q = rng.integers(0, ctx.n_items, n)
+    size = rng.integers(1, max_size + 1, n)
+    members = ctx._cluster_items
+    cols = [q]
+    rows = [np.arange(n)]
+    for j in range(1, max_size):
+        more = np.flatnonzero(size > j)
+        cols.append(_pick_in_rows(members, ctx.cluster[q[more]], rng))
+        rows.append(more)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    table = _sorted_csr(sp.csr_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(n, ctx.n_items)))
+    sample = np.arange(n)
+    pos = _pick_in_rows(table, sample, rng)
+    neg = _pick_outside_rows(table, sample, rng)
+    return _triples(5, None, None, sample, pos, neg, table)
+
+
 def sample_same_artist(ctx: SamplingContext, n: int, seed: int = 0, *, margin: float = 0.0,
                        max_rounds: int = 200, restart_every: int = 10, chunk: int = 4096) -> Triples:
-    """Strategy 4: (profile {q}, another item by q's artist, an item by another artist that is
+    """Strategy 6: (profile {q}, another item by q's artist, an item by another artist that is
     farther from q than the positive by ``margin`` in ``ctx.features``).
 
     Negatives are drawn by rejection in vectorised rounds; a query whose positive leaves no
@@ -358,65 +456,13 @@ def sample_same_artist(ctx: SamplingContext, n: int, seed: int = 0, *, margin: f
         if len(pending) == 0:
             break
     else:
-        raise SamplingError(f"strategy 4: {len(pending)} samples found no negative in {max_rounds} rounds; "
+        raise SamplingError(f"strategy 6: {len(pending)} samples found no negative in {max_rounds} rounds; "
                             "lower the margin")
-    return _triples(4, None, None, q, pos, neg, _identity_table(ctx.n_items))
+    return _triples(6, None, None, q, pos, neg, _identity_table(ctx.n_items))
 
 
-def _user_groups(user_of: np.ndarray, n_users: int):
-    """For entries sorted by user: the users that have entries and a CSR-like pointer per user."""
-    ptr = np.searchsorted(user_of, np.arange(n_users + 1)).astype(np.int64)
-    return np.flatnonzero(np.diff(ptr) > 0), ptr
-
-
-def sample_next_basket(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
-    """Strategy 5: (items of the user's earlier baskets, an item of the next basket not among
-    them, an item by an artist and in a cluster the user never bought)."""
-    rng = np.random.default_rng(seed)
-    t = ctx.train
-    first = t.user_ptr[t.user]
-    targets = np.flatnonzero(np.arange(t.n_baskets) > first)
-    earlier = _earlier_baskets(t, targets)
-    basket_rows = t.matrix()[targets].astype(np.int8)
-    new_items = _sorted_csr(basket_rows - basket_rows.multiply(earlier).astype(np.int8))
-    free = ctx.n_items - np.diff(ctx.blocked.indptr)
-    ok = (np.diff(new_items.indptr) > 0) & (free[t.user[targets]] > 0)
-    rows_ok = np.flatnonzero(ok)
-    users_with, ptr = _user_groups(t.user[targets[rows_ok]], ctx.n_users)
-    users = users_with[rng.integers(0, len(users_with), n)]
-    rows = rows_ok[_pick_group(ptr, users, rng)]
-    pos = _pick_in_rows(new_items, rows, rng)
-    neg = _pick_outside_rows(ctx.blocked, users, rng)
-    return _triples(5, users, targets[rows], rows, pos, neg, earlier)
-
-
-def sample_hidden_item(ctx: SamplingContext, n: int, seed: int = 0) -> Triples:
-    """Strategy 6: hide one item h of a basket of 2+ items: (rest of the basket and the user's
-    earlier baskets, h, an item by an artist and in a cluster the user never bought)."""
-    rng = np.random.default_rng(seed)
-    t = ctx.train
-    big = np.flatnonzero(t.sizes >= 2)
-    # one candidate per (basket, hidden item)
-    cand_basket = np.repeat(big, t.sizes[big])
-    mask_big = np.repeat(t.sizes >= 2, t.sizes)
-    entry = np.flatnonzero(mask_big)
-    hidden = t.items[entry]
-    earlier = _earlier_baskets(t, cand_basket)
-    rest = t.matrix()[cand_basket].astype(np.int8)
-    rest = rest - sp.csr_matrix((np.ones(len(hidden), np.int8), (np.arange(len(hidden)), hidden)), shape=rest.shape)
-    profile = _sorted_csr(rest + earlier.astype(np.int8))
-    free = ctx.n_items - np.diff(ctx.blocked.indptr)
-    ok = ~member(earlier, np.arange(len(hidden)), hidden) & (free[t.user[cand_basket]] > 0)
-    rows_ok = np.flatnonzero(ok)
-    users_with, ptr = _user_groups(t.user[cand_basket[rows_ok]], ctx.n_users)
-    users = users_with[rng.integers(0, len(users_with), n)]
-    rows = rows_ok[_pick_group(ptr, users, rng)]
-    neg = _pick_outside_rows(ctx.blocked, users, rng)
-    return _triples(6, users, cand_basket[rows], rows, hidden[rows], neg, profile)
-
-
-SAMPLERS = {1: sample_profile_items, 2: sample_fake_self, 3: sample_liked_artist_cluster,
-            4: sample_same_artist, 5: sample_next_basket, 6: sample_hidden_item}
+SAMPLERS = {1: sample_hidden_item, 2: sample_next_basket, 3: sample_liked_artist_cluster,
+            4: sample_profile_items, 5: sample_artificial_profile, 6: sample_same_artist}
 
 
 def sample_all(ctx: SamplingContext, n_per_strategy: int, seed: int = 0, strategies=(1, 2, 3, 4, 5, 6)) -> Triples:
@@ -431,7 +477,7 @@ def random_negatives(triples: Triples, seed: int = 0) -> Triples:
     table = _sorted_csr(triples.table())
     neg = _pick_outside_rows(table, triples.profile, rng)
     bad = np.flatnonzero(neg == triples.pos)
-    for _ in range(100):  # rare: the draw hit the positive (strategies 3 to 6); draw again
+    for _ in range(100):  # rare: the draw hit the positive (strategies 1, 2, 3, 6); draw again
         if len(bad) == 0:
             break
         neg[bad] = _pick_outside_rows(table, triples.profile[bad], rng)
@@ -460,7 +506,8 @@ def check_triples(triples: Triples, ctx: SamplingContext, *, margin: float = 0.0
     """Verify every sample against the rules of its strategy; raise :class:`SamplingError`.
 
     Returns the number of samples checked. The expected profiles are rebuilt from the baskets
-    with times (not the sampler's basket indices), so a sampler bug does not hide itself.
+    (strategy 2 by purchase time, not the sampler's basket order), so a sampler bug does not hide
+    itself.
     """
     tr = triples
     n = len(tr)
@@ -480,8 +527,8 @@ def check_triples(triples: Triples, ctx: SamplingContext, *, margin: float = 0.0
     size = np.diff(table.indptr)
     for k in np.unique(tr.strategy):
         idx = np.flatnonzero(tr.strategy == k)
-        if k == 4:
-            _check_4(tr, idx, table, size, ctx, margin)
+        if k == 6:
+            _check_6(tr, idx, table, size, ctx, margin)
         else:
             _CHECKS[int(k)](tr, idx, table, size, ctx)
     return n
@@ -493,6 +540,10 @@ def _check_real_user(k, tr, idx, ctx):
     return np.clip(u, 0, ctx.n_users - 1)
 
 
+def _check_fake_profile(k, tr, idx):
+    _fail_if(tr.user[idx] != -1, k, "an artificial profile (no user)")
+
+
 def _profile_is_user_profile(k, tr, idx, table, u, ctx):
     _fail_if(~_rows_equal(table[tr.profile[idx]], ctx.profile[u]), k, "profile = the user's training items")
 
@@ -502,23 +553,50 @@ def _neg_outside_taste(k, tr, idx, u, ctx):
     _fail_if(member(ctx.liked_clusters, u, ctx.cluster[tr.neg[idx]]), k, "negative in a cluster the user never bought")
 
 
+def _check_basket(k, tr, idx, ctx):
+    u = _check_real_user(k, tr, idx, ctx)
+    b = tr.basket[idx]
+    _fail_if((b < 0) | (b >= ctx.train.n_baskets), k, "a training basket")
+    _fail_if(ctx.train.user[np.clip(b, 0, ctx.train.n_baskets - 1)] != u, k, "the basket belongs to the user")
+    _fail_if(~member(_sorted_csr(ctx.train.matrix()), b, tr.pos[idx]), k, "positive in the basket")
+    return u
+
+
 def _check_1(tr, idx, table, size, ctx):
-    u = _check_real_user(1, tr, idx, ctx)
-    _profile_is_user_profile(1, tr, idx, table, u, ctx)
-    _fail_if(~member(ctx.profile, u, tr.pos[idx]), 1, "positive in the profile")
-    _fail_if(member(ctx.profile, u, tr.neg[idx]), 1, "negative outside the profile")
+    u = _check_basket(1, tr, idx, ctx)
+    b = np.clip(tr.basket[idx], 0, ctx.train.n_baskets - 1)
+    _fail_if(ctx.train.sizes[b] < 2, 1, "a basket of 2+ items")
+    got = table[tr.profile[idx]]
+    basket = _sorted_csr(ctx.train.matrix()[b]).astype(np.int8)
+    hidden = sp.csr_matrix((np.ones(len(idx), np.int8), (np.arange(len(idx)), tr.pos[idx])), shape=basket.shape)
+    _fail_if(~_rows_equal(got, _sorted_csr((basket - hidden) > 0)), 1,
+             "profile = the rest of that basket only")
+    _fail_if(member(_sorted_csr(got), np.arange(len(idx)), tr.pos[idx]), 1, "positive outside the profile")
+    _neg_outside_taste(1, tr, idx, u, ctx)
 
 
-def _check_single(k, tr, idx, table, size):
-    rows = tr.profile[idx]
-    _fail_if(size[rows] != 1, k, "a one-item profile")
-    return table.indices[table.indptr[rows]].astype(np.int64)
+def _expected_history(tr, idx, ctx) -> sp.csr_matrix:
+    """Items of the user's training baskets bought strictly before the sample's basket (by
+    purchase time); one row per sample."""
+    t = ctx.train
+    b = tr.basket[idx]
+    u = tr.user[idx]
+    start, stop = t.user_ptr[u], t.user_ptr[u + 1]
+    counts = stop - start
+    rows = np.repeat(np.arange(len(idx)), counts)
+    cols = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(start, counts)
+    keep = t.time[cols] < t.time[b][rows]
+    m = sp.csr_matrix((np.ones(int(keep.sum()), np.int32), (rows[keep], cols[keep])), shape=(len(idx), t.n_baskets))
+    return _sorted_csr(m @ t.matrix().astype(np.int32))
 
 
 def _check_2(tr, idx, table, size, ctx):
-    q = _check_single(2, tr, idx, table, size)
-    _fail_if(tr.pos[idx] != q, 2, "positive = the profile item")
-    _fail_if(tr.neg[idx] == q, 2, "negative != the profile item")
+    u = _check_basket(2, tr, idx, ctx)
+    got = table[tr.profile[idx]]
+    _fail_if(~_rows_equal(got, _expected_history(tr, idx, ctx)), 2, "profile = the items of all earlier baskets")
+    _fail_if(size[tr.profile[idx]] == 0, 2, "a non-empty profile")
+    _fail_if(member(_sorted_csr(got), np.arange(len(idx)), tr.pos[idx]), 2, "positive outside the profile")
+    _neg_outside_taste(2, tr, idx, u, ctx)
 
 
 def _check_3(tr, idx, table, size, ctx):
@@ -531,62 +609,67 @@ def _check_3(tr, idx, table, size, ctx):
     _neg_outside_taste(3, tr, idx, u, ctx)
 
 
-def _check_4(tr, idx, table, size, ctx, margin: float = 0.0):
-    q = _check_single(4, tr, idx, table, size)
-    pos, neg = tr.pos[idx], tr.neg[idx]
-    _fail_if(pos == q, 4, "positive != the profile item")
-    _fail_if(ctx.artist[pos] != ctx.artist[q], 4, "positive by the profile item's artist")
-    _fail_if(ctx.artist[neg] == ctx.artist[q], 4, "negative by another artist")
-    f = ctx.features
-    d_pos = np.linalg.norm(f[q] - f[pos], axis=1)
-    d_neg = np.linalg.norm(f[q] - f[neg], axis=1)
-    _fail_if(~(d_neg > d_pos + margin - 1e-4), 4, "negative farther from the profile item than the positive")
-
-
-def _expected_history(tr, idx, ctx, include_basket: bool) -> sp.csr_matrix:
-    """Items of the user's training baskets bought strictly before the sample's basket (by time),
-    plus the basket itself when ``include_basket``; one row per sample."""
-    t = ctx.train
-    b = tr.basket[idx]
-    u = tr.user[idx]
-    start, stop = t.user_ptr[u], t.user_ptr[u + 1]
-    counts = stop - start
-    rows = np.repeat(np.arange(len(idx)), counts)
-    cols = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(start, counts)
-    keep = (t.time[cols] < t.time[b][rows]) | (include_basket & (cols == b[rows]))
-    m = sp.csr_matrix((np.ones(int(keep.sum()), np.int32), (rows[keep], cols[keep])), shape=(len(idx), t.n_baskets))
-    return _sorted_csr(m @ t.matrix().astype(np.int32))
-
-
-def _check_basket(k, tr, idx, ctx):
-    u = _check_real_user(k, tr, idx, ctx)
-    b = tr.basket[idx]
-    _fail_if((b < 0) | (b >= ctx.train.n_baskets), k, "a training basket")
-    _fail_if(ctx.train.user[np.clip(b, 0, ctx.train.n_baskets - 1)] != u, k, "the basket belongs to the user")
-    _fail_if(~member(_sorted_csr(ctx.train.matrix()), b, tr.pos[idx]), k, "positive in the basket")
-    return u
+def _check_4(tr, idx, table, size, ctx):
+    u = _check_real_user(4, tr, idx, ctx)
+    _profile_is_user_profile(4, tr, idx, table, u, ctx)
+    _fail_if(~member(ctx.profile, u, tr.pos[idx]), 4, "positive in the profile")
+    _fail_if(member(ctx.profile, u, tr.neg[idx]), 4, "negative outside the profile")
 
 
 def _check_5(tr, idx, table, size, ctx):
-    u = _check_basket(5, tr, idx, ctx)
-    got = table[tr.profile[idx]]
-    _fail_if(~_rows_equal(got, _expected_history(tr, idx, ctx, include_basket=False)), 5,
-             "profile = the items of all earlier baskets")
-    _fail_if(size[tr.profile[idx]] == 0, 5, "a non-empty profile")
-    _fail_if(member(_sorted_csr(got), np.arange(len(idx)), tr.pos[idx]), 5, "positive outside the profile")
-    _neg_outside_taste(5, tr, idx, u, ctx)
+    _check_fake_profile(5, tr, idx)
+    rows = tr.profile[idx]
+    _fail_if(size[rows] == 0, 5, "a non-empty profile")
+    sub = table[rows]
+    lab = ctx.cluster[sub.indices]
+    seg = np.repeat(np.arange(len(idx)), np.diff(sub.indptr))
+    lo = np.full(len(idx), np.iinfo(np.int64).max)
+    hi = np.full(len(idx), -1)
+    np.minimum.at(lo, seg, lab)
+    np.maximum.at(hi, seg, lab)
+    _fail_if((size[rows] > 0) & (lo != hi), 5, "profile items all in one visual cluster")
+    _fail_if(~member(table, rows, tr.pos[idx]), 5, "positive in the profile")
+    _fail_if(member(table, rows, tr.neg[idx]), 5, "negative outside the profile")
 
 
-def _check_6(tr, idx, table, size, ctx):
-    u = _check_basket(6, tr, idx, ctx)
-    _fail_if(ctx.train.sizes[tr.basket[idx]] < 2, 6, "a basket of 2+ items")
-    got = table[tr.profile[idx]]
-    expected = _expected_history(tr, idx, ctx, include_basket=True).astype(np.int8)
-    hidden = sp.csr_matrix((np.ones(len(idx), np.int8), (np.arange(len(idx)), tr.pos[idx])), shape=expected.shape)
-    expected = _sorted_csr((expected - hidden) > 0)
-    _fail_if(~_rows_equal(got, expected), 6, "profile = the rest of the basket and all earlier baskets")
-    _fail_if(member(_sorted_csr(got), np.arange(len(idx)), tr.pos[idx]), 6, "positive outside the profile")
-    _neg_outside_taste(6, tr, idx, u, ctx)
+def _check_6(tr, idx, table, size, ctx, margin: float = 0.0):
+    _check_fake_profile(6, tr, idx)
+    rows = tr.profile[idx]
+    _fail_if(size[rows] != 1, 6, "a one-item profile")
+    q = table.indices[np.minimum(table.indptr[rows], len(table.indices) - 1)].astype(np.int64)
+    pos, neg = tr.pos[idx], tr.neg[idx]
+    _fail_if(pos == q, 6, "positive != the profile item")
+    _fail_if(ctx.artist[pos] != ctx.artist[q], 6, "positive by the profile item's artist")
+    _fail_if(ctx.artist[neg] == ctx.artist[q], 6, "negative by another artist")
+    f = ctx.features
+    d_pos = np.linalg.norm(f[q] - f[pos], axis=1)
+    d_neg = np.linalg.norm(f[q] - f[neg], axis=1)
+    _fail_if(~(d_neg > d_pos + margin - 1e-4), 6, "negative farther from the profile item than the positive")
 
 
 _CHECKS = {1: _check_1, 2: _check_2, 3: _check_3, 4: _check_4, 5: _check_5, 6: _check_6}
+
+
+# --------------------------------------------------------------------------- training sets for an ablation
+
+VARIANTS = tuple(f"strategy_{k}" for k in STRATEGIES) + ("all", "random")
+
+
+def training_set(ctx: SamplingContext, variant: str, n_total: int, seed: int = 0) -> Triples:
+    """The triples of one ablation ``variant``, ``n_total`` of them whatever the variant:
+
+    ``"strategy_k"`` - strategy k alone; ``"all"`` - the six strategies in equal shares;
+    ``"random"`` - the profiles and positives of ``"all"`` with uniformly random negatives
+    (:func:`random_negatives`), so it differs from ``"all"`` in the negatives only.
+    """
+    if variant.startswith("strategy_"):
+        k = int(variant.removeprefix("strategy_"))
+        if k not in SAMPLERS:
+            raise ValueError(f"unknown strategy {k}; choose one of {sorted(SAMPLERS)}")
+        return SAMPLERS[k](ctx, n_total, seed=seed + k)
+    if variant not in ("all", "random"):
+        raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
+    per = -(-n_total // len(SAMPLERS))
+    guided = sample_all(ctx, per, seed=seed)
+    guided = guided.subset(np.arange(n_total)) if len(guided) > n_total else guided
+    return guided if variant == "all" else random_negatives(guided, seed=seed + 100)

@@ -1,4 +1,5 @@
-"""Unit 2 exercise checks: availability replay, strategy 1, the strategy-3 sanity check, BPR, AUC."""
+"""Unit 2 exercise checks: availability replay, strategy 4 (profile items), the sanity check of
+strategy 3, BPR, AUC. Strategies are numbered as in the seed notebook and the CuratorNet paper."""
 
 from __future__ import annotations
 
@@ -46,10 +47,10 @@ def _toy_profiles(seed=0):
     return sp.csr_matrix(dense)
 
 
-@exercise("u2.sample_profile_items", title="strategy 1: profile item vs non-profile item",
+@exercise("u2.sample_profile_items", title="strategy 4: a profile item vs an item outside the profile",
           hint="Draw users with rng.integers, a positive at indptr[u] + floor(random * row length), and "
                "negatives by drawing again only where the candidate is in the profile (vectorised rounds).")
-def _check_strategy1(sample_profile_items):
+def _check_strategy4(sample_profile_items):
     profile = _toy_profiles()
     users, pos, neg = (np.asarray(x) for x in sample_profile_items(profile, 20_000, np.random.default_rng(0)))
     assert users.shape == pos.shape == neg.shape == (20_000,), "return three arrays of n entries"
@@ -62,7 +63,7 @@ def _check_strategy1(sample_profile_items):
     assert counts.min() > 0.5 * counts.mean(), "negatives should be uniform over the items outside the profile"
 
 
-@exercise("u2.check_strategy3", title="the sanity check of strategy 3",
+@exercise("u2.check_strategy3", title="the sanity check of strategy 3 (liked artist and cluster)",
           hint="Use dense boolean lookups such as liked_artists[users, artist[pos]] and raise AssertionError "
                "when any sample breaks a rule.")
 def _check_check3(check_strategy3):
