@@ -1,88 +1,416 @@
-"""Unit 3 checks: they pass on correct solutions and fail on the seed's mistakes."""
+"""Unit 3 exercises: independent correct answers pass, the package versions are refused ("write it
+yourself"), wrong answers fail with hints in two steps, and the hidden parts of the solution give
+partly right answers partial credit (run as the grader runs them, without a kernel)."""
 
 from __future__ import annotations
 
+import struct
+import textwrap
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 
-from coursekit.datasets.amazon import read_image_features
-from coursekit.grading.checks import FAILED, NOT_ATTEMPTED, PASSED, run_check
-from coursekit.sampling.pairs import pair_accuracy, pair_auc
+from coursekit.errors import DataError
+from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts, run_check
+from coursekit.grading.delegation import MESSAGE
+from coursekit.grading.grade import grading_specs
+from coursekit.grading.scoring import hidden_cell_source, score_exercise
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTION = REPO / "solutions" / "03_visual_compatibility.ipynb"
+EXERCISES = ["u3.read_features", "u3.hard_negatives", "u3.inner_model", "u3.pair_metrics"]
 
 
-def _read(path, dim):
-    return read_image_features(path, dim=dim)
+@pytest.fixture(autouse=True)
+def _fresh_attempts():
+    reset_attempts()
+    yield
+    reset_attempts()
 
 
-def _hard(anchors, category, seed):
-    rng = np.random.default_rng(seed)
-    out = np.empty(len(anchors), np.int64)
-    for k, a in enumerate(anchors):  # a slow but correct reference is fine in a test
-        choices = np.flatnonzero((category == category[a]) & (np.arange(len(category)) != a))
-        out[k] = rng.choice(choices)
-    return out
+def _notebook(source: str, **names) -> dict:
+    """A notebook-like namespace: ``source`` runs in it as a student's cell would."""
+    ns = {"__name__": "__main__", "np": np, "DataError": DataError, **names}
+    exec(compile(textwrap.dedent(source), "<ipython-input-1>", "exec"), ns)  # noqa: S102 - a notebook cell
+    return ns
 
 
-def test_read_features_check():
-    assert run_check("u3.read_features", _read).status == PASSED
-
-    def no_error(path, dim):  # reads whole records only and says nothing about the rest
-        raw = open(path, "rb").read()
-        rec = 10 + 4 * dim
-        n = len(raw) // rec
-        x = np.stack([np.frombuffer(raw[i * rec + 10:(i + 1) * rec], "<f4") for i in range(n)])
-        return x, [raw[i * rec:i * rec + 10].decode() for i in range(n)]
-
-    assert run_check("u3.read_features", no_error).status == FAILED
-
-    def big_endian(path, dim):
-        x, a = _read(path, dim)
-        return x.byteswap(), a
-
-    assert run_check("u3.read_features", big_endian).status == FAILED
+def _refused(exercise_id, answer, package_name):
+    result = run_check(exercise_id, answer)
+    assert result.status == FAILED, result
+    assert result.message.startswith(MESSAGE), result.message
+    assert package_name in result.message, result.message
 
 
-def test_hard_negatives_check():
-    assert run_check("u3.hard_negatives", _hard).status == PASSED
+# --------------------------------------------------------------------------- independent answers
 
-    def self_allowed(anchors, category, seed):  # the seed could pick the anchor itself
-        rng = np.random.default_rng(seed)
-        return np.array([rng.choice(np.flatnonzero(category == category[a])) for a in anchors])
+GOOD = {
+    "u3.read_features": """
+        def read_features(path, dim=4096):
+            raw = np.fromfile(path, dtype=np.uint8)
+            rec = 10 + 4 * dim
+            n, rest = divmod(len(raw), rec)
+            if rest:
+                raise DataError(f"the file ends inside record {n}", path=path)
+            rows = raw.reshape(n, rec)
+            x = np.ascontiguousarray(rows[:, 10:]).view("<f4").astype(np.float32)
+            return x, [bytes(r[:10]).decode("ascii") for r in rows]
+    """,
+    "u3.hard_negatives": """
+        def hard_negatives(anchors, category, seed=0):
+            rng = np.random.default_rng(seed)
+            out = np.empty(len(anchors), np.int64)
+            for k, a in enumerate(anchors):  # slow but plainly correct
+                out[k] = rng.choice(np.flatnonzero((category == category[a]) & (np.arange(len(category)) != a)))
+            return out
+    """,
+    "u3.pair_metrics": """
+        def pair_metrics(labels, probs):
+            y, p = np.asarray(labels) > 0.5, np.asarray(probs, dtype=float)
+            d = p[y][:, None] - p[~y][None, :]
+            return float(np.mean((p > 0.5) == y)), float(((d > 0) + 0.5 * (d == 0)).mean())
+    """,
+}
 
-    assert run_check("u3.hard_negatives", self_allowed).status == FAILED
-
-    def any_category(anchors, category, seed):
-        return (np.asarray(anchors) + 1) % len(category)
-
-    assert run_check("u3.hard_negatives", any_category).status == FAILED
-
-
-def test_inner_model_check():
-    tf_compat = pytest.importorskip("coursekit.models.tf_compat")
-    assert run_check("u3.inner_model", tf_compat.InnerCompatibility).status == PASSED
-    assert run_check("u3.inner_model", tf_compat.EuclideanCompatibility).status == FAILED
+INNER_GOOD = """
     import keras
     import tensorflow as tf
 
-    class SeedStyle(tf_compat.InnerCompatibility):  # tensordot over the whole batch
-        def score(self, s1, s2):
-            return self.c + tf.tensordot(s1, tf.transpose(s2), 1)
+    class InnerCompatibility(keras.Model):
+        def __init__(self, feat_dim, style_dim=5):
+            super().__init__()
+            self.E1 = self.add_weight(shape=(feat_dim, style_dim), initializer="random_normal", name="E1")
+            self.E2 = self.add_weight(shape=(feat_dim, style_dim), initializer="random_normal", name="E2")
+            self.c = self.add_weight(shape=(), initializer="zeros", name="c")
 
-    assert run_check("u3.inner_model", SeedStyle).status != PASSED
-
-    class NotDone(keras.Model):
-        def __init__(self, d, k):
-            raise NotImplementedError()
-
-    assert run_check("u3.inner_model", NotDone).status == NOT_ATTEMPTED
+        def call(self, inputs):
+            x1, x2 = inputs
+            return keras.ops.sigmoid(self.c + keras.ops.sum((x1 @ self.E1) * (x2 @ self.E2), axis=-1))
+"""
 
 
-def test_pair_metrics_check():
-    assert run_check("u3.pair_metrics", lambda y, p: (pair_accuracy(y, p), pair_auc(y, p))).status == PASSED
+def _good(exercise_id):
+    if exercise_id == "u3.inner_model":
+        pytest.importorskip("tensorflow")
+        return _notebook(INNER_GOOD)["InnerCompatibility"]
+    return _notebook(GOOD[exercise_id])[exercise_id.split(".")[1]]
 
-    def strict_ties(y, p):  # ties counted as losses
-        y, p = np.asarray(y) > 0.5, np.asarray(p)
-        d = p[y][:, None] - p[~y][None, :]
-        return pair_accuracy(y, p), float((d > 0).mean())
 
-    assert run_check("u3.pair_metrics", strict_ties).status == FAILED
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_an_independent_answer_passes(exercise_id):
+    assert run_check(exercise_id, _good(exercise_id)).status == PASSED
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_points_hints_and_delegates_are_declared(exercise_id):
+    ex = get_exercise(exercise_id)
+    assert 1 <= ex.points <= 4 and len(ex.hints) == 2 and ex.delegates
+    assert len(ex.hints[1]) > len(ex.hints[0]) / 2  # the second hint says more, not nothing
+
+
+def test_not_attempted_shows_no_hint():
+    def todo(*args):
+        raise NotImplementedError
+
+    for exercise_id in EXERCISES:
+        result = run_check(exercise_id, todo)
+        assert result.status == NOT_ATTEMPTED and result.hint == ""
+
+
+# --------------------------------------------------------------------------- the package version is refused
+
+def test_read_features_refuses_the_package_reader():
+    from coursekit.datasets import amazon
+
+    _refused("u3.read_features", amazon.read_image_features, "read_image_features")
+    ns = _notebook("""
+        from coursekit.datasets.amazon import read_image_features as reader
+        def read_features(path, dim=4096):
+            x, asins = reader(path, dim=dim)
+            return x, list(asins)
+    """)
+    _refused("u3.read_features", ns["read_features"], "coursekit.datasets.amazon.read_image_features")
+    ns = _notebook("""
+        import coursekit.datasets.amazon as A
+        def read_features(path, dim=4096):  # the package's record layout, read by hand
+            rec = np.fromfile(path, dtype=A._record_dtype(dim))
+            return rec["x"], [a.decode() for a in rec["asin"]]
+    """)
+    _refused("u3.read_features", ns["read_features"], "_record_dtype")
+
+
+def test_hard_negatives_refuses_the_package_sampler():
+    ns = _notebook("""
+        from coursekit.sampling import pairs
+        def hard_negatives(anchors, category, seed=0):
+            return pairs.sample_negatives(anchors, len(category), category=category, seed=seed)[:, 1]
+    """)
+    _refused("u3.hard_negatives", ns["hard_negatives"], "sample_negatives")
+    ns = _notebook("""
+        from coursekit.sampling.pairs import _draw_others
+        def hard_negatives(anchors, category, seed=0):
+            return _draw_others(np.asarray(anchors), len(category), np.asarray(category), np.random.default_rng(seed))
+    """)
+    _refused("u3.hard_negatives", ns["hard_negatives"], "_draw_others")
+
+
+def test_inner_model_refuses_the_package_class():
+    tf_compat = pytest.importorskip("coursekit.models.tf_compat")
+    _refused("u3.inner_model", tf_compat.InnerCompatibility, "InnerCompatibility")
+    ns = _notebook("""
+        from coursekit.models import tf_compat
+        class InnerCompatibility(tf_compat.InnerCompatibility):  # a subclass is the package class
+            pass
+        def factory(feat_dim, style_dim=5):  # a function that builds the package model
+            return tf_compat.InnerCompatibility(feat_dim, style_dim)
+    """)
+    _refused("u3.inner_model", ns["InnerCompatibility"], "InnerCompatibility")
+    _refused("u3.inner_model", ns["factory"], "coursekit.models.tf_compat._Compatibility")
+    # later cells get the package class back untouched
+    net = tf_compat.InnerCompatibility(4, 2)
+    assert net((np.ones((3, 4), np.float32), np.ones((3, 4), np.float32))).shape == (3,)
+
+
+def test_pair_metrics_refuses_the_package_metrics():
+    ns = _notebook("""
+        from coursekit.sampling.pairs import pair_accuracy, pair_auc  # the re-exported names
+        def pair_metrics(labels, probs):
+            return pair_accuracy(labels, probs), pair_auc(labels, probs)
+    """)
+    _refused("u3.pair_metrics", ns["pair_metrics"], "pair_accuracy")
+    ns = _notebook("""
+        from coursekit import metrics
+        def pair_metrics(labels, probs):  # accuracy by hand, AUC from the package's ranking AUC
+            y = np.asarray(labels) > 0.5
+            auc = metrics.auc_score(np.asarray(probs, float)[None, :], [np.flatnonzero(y)])[0]
+            return float(np.mean((np.asarray(probs) > 0.5) == y)), float(auc)
+    """)
+    _refused("u3.pair_metrics", ns["pair_metrics"], "auc_score")
+
+
+# --------------------------------------------------------------------------- wrong answers, hints in two steps
+
+WRONG = {
+    "u3.read_features": {
+        "no error on a cut file": """
+            def read_features(path, dim=4096):
+                raw = open(path, "rb").read()
+                rec = 10 + 4 * dim
+                n = len(raw) // rec
+                x = np.stack([np.frombuffer(raw[i * rec + 10:(i + 1) * rec], "<f4") for i in range(n)])
+                return x, [raw[i * rec:i * rec + 10].decode() for i in range(n)]
+        """,
+        "big-endian floats": """
+            def read_features(path, dim=4096):
+                rec = np.fromfile(path, dtype=[("asin", "S10"), ("x", ">f4", (dim,))])
+                return rec["x"].astype(np.float32), [a.decode() for a in rec["asin"]]
+        """,
+        "ASINs left as bytes": """
+            def read_features(path, dim=4096):
+                rec = np.fromfile(path, dtype=[("asin", "S10"), ("x", "<f4", (dim,))])
+                return rec["x"], list(rec["asin"])
+        """,
+    },
+    "u3.hard_negatives": {
+        "the anchor may draw itself": """
+            def hard_negatives(anchors, category, seed=0):
+                rng = np.random.default_rng(seed)
+                return np.array([rng.choice(np.flatnonzero(category == category[a])) for a in anchors])
+        """,
+        "any category": """
+            def hard_negatives(anchors, category, seed=0):
+                return (np.asarray(anchors) + 1) % len(category)
+        """,
+    },
+    "u3.pair_metrics": {
+        "ties counted as losses": """
+            def pair_metrics(labels, probs):
+                y, p = np.asarray(labels) > 0.5, np.asarray(probs, dtype=float)
+                d = p[y][:, None] - p[~y][None, :]
+                return float(np.mean((p > 0.5) == y)), float((d > 0).mean())
+        """,
+        "0.5 counted as compatible": """
+            def pair_metrics(labels, probs):
+                y, p = np.asarray(labels) > 0.5, np.asarray(probs, dtype=float)
+                d = p[y][:, None] - p[~y][None, :]
+                return float(np.mean((p >= 0.5) == y)), float(((d > 0) + 0.5 * (d == 0)).mean())
+        """,
+    },
+}
+
+INNER_WRONG = {
+    "the distance model": INNER_GOOD.replace(
+        "self.c + keras.ops.sum((x1 @ self.E1) * (x2 @ self.E2), axis=-1)",
+        "self.c - keras.ops.sum((x1 @ self.E1 - x2 @ self.E2) ** 2, axis=-1)"),
+    "the seed's tensordot over the batch": INNER_GOOD.replace(
+        "keras.ops.sum((x1 @ self.E1) * (x2 @ self.E2), axis=-1)",
+        "tf.tensordot(x1 @ self.E1, tf.transpose(x2 @ self.E2), 1)"),
+    "no sigmoid": INNER_GOOD.replace("keras.ops.sigmoid(", "("),
+}
+
+
+def _wrong_cases():
+    for ex, answers in WRONG.items():
+        for name in answers:
+            yield ex, name
+    for name in INNER_WRONG:
+        yield "u3.inner_model", name
+
+
+@pytest.mark.parametrize("exercise_id, mistake", list(_wrong_cases()))
+def test_a_wrong_answer_fails_with_the_first_then_the_second_hint(exercise_id, mistake):
+    if exercise_id == "u3.inner_model":
+        pytest.importorskip("tensorflow")
+        answer = _notebook(INNER_WRONG[mistake])["InnerCompatibility"]
+    else:
+        answer = _notebook(WRONG[exercise_id][mistake])[exercise_id.split(".")[1]]
+    hints = get_exercise(exercise_id).hints
+    first = run_check(exercise_id, answer)
+    assert first.status in (FAILED, ERROR) and first.hint == hints[0]
+    second = run_check(exercise_id, answer)
+    assert second.status in (FAILED, ERROR) and second.hint == hints[1]
+    assert run_check(exercise_id, _good(exercise_id)).hint == ""  # passed: no hint
+
+
+def test_inner_model_not_attempted():
+    pytest.importorskip("tensorflow")
+    ns = _notebook("""
+        import keras
+        class InnerCompatibility(keras.Model):
+            def __init__(self, feat_dim, style_dim=5):
+                super().__init__()
+                raise NotImplementedError()
+    """)
+    assert run_check("u3.inner_model", ns["InnerCompatibility"]).status == NOT_ATTEMPTED
+
+
+# --------------------------------------------------------------------------- hidden parts: partial credit
+
+@pytest.fixture(scope="module")
+def specs():
+    return {s.id: s for s in grading_specs(nbformat.read(SOLUTION, as_version=4))}
+
+
+def _notebook_state():
+    """What the hidden tests read from the notebook, built small: items, categories, splits, a model."""
+    rng = np.random.default_rng(0)
+    category = rng.integers(0, 5, size=300)
+    positives = np.unique(rng.integers(0, 300, size=(800, 2)), axis=0)
+    positives = positives[positives[:, 0] != positives[:, 1]]
+    labels = (rng.random(2000) < 0.5).astype(np.float32)
+
+    class Model:
+        def predict_proba(self, features, pairs):
+            return np.clip(0.5 + 0.3 * (labels - 0.5) + rng.normal(0, 0.3, len(pairs)), 0, 1).astype(np.float32)
+
+    return {"category": category, "positives": positives, "X": None,
+            "splits": {"random": {"test": (np.zeros((2000, 2), np.int64), labels)}},
+            "models": {("euclidean", "random"): Model()}}
+
+
+def _grade(spec, student_source, **names):
+    """Run the grader's cell for one exercise after the student's cell; return (points, pieces)."""
+    ns = _notebook(student_source, **_notebook_state(), **names)
+    exec(compile(hidden_cell_source(spec).replace("_ck_run.report()", ""), "<grader>", "exec"), ns)  # noqa: S102
+    report = ns["_ck_run"].result
+    return score_exercise(spec, report).points, report["pieces"]
+
+
+def _parts_passed(pieces):
+    return {name for name, status in pieces.items() if status == PASSED and name != "setup"}
+
+
+PARTLY_RIGHT = {
+    # (exercise, source, expected points, parts passed)
+    "records counted from 1": (
+        "u3.read_features", GOOD["u3.read_features"].replace("record {n}", "record {n + 1}"), 2,
+        {"float32 values of 1,000 records in file order, more than one read", "the ASINs as str, in file order"}),
+    "ASINs left as bytes": (
+        "u3.read_features", WRONG["u3.read_features"]["ASINs left as bytes"].replace(
+            "rec = np.fromfile", "size = __import__('os').path.getsize(path)\n"
+            "                if size % (10 + 4 * dim):\n"
+            "                    raise DataError(f'the file ends inside record {size // (10 + 4 * dim)}')\n"
+            "                rec = np.fromfile"), 2,
+        {"float32 values of 1,000 records in file order, more than one read",
+         "a file cut inside an ASIN or inside the values raises DataError naming the record"}),
+    "a self draw replaced by the next item": (
+        "u3.hard_negatives", """
+        def hard_negatives(anchors, category, seed=0):
+            rng = np.random.default_rng(seed)
+            anchors = np.asarray(anchors)
+            order = np.argsort(category, kind="stable")
+            pos = np.empty(len(category), np.int64)
+            pos[order] = np.arange(len(category))
+            start = np.searchsorted(category[order], category[anchors], side="left")
+            size = np.searchsorted(category[order], category[anchors], side="right") - start
+            pick = start + (rng.random(len(anchors)) * size).astype(int)
+            own = pick == pos[anchors]
+            pick[own] = start[own] + (pick[own] - start[own] + 1) % size[own]  # biased: never redrawn
+            return order[pick]
+        """, 3, {"every anchor of the notebook gets another item of its own sub-category", "the seed decides the draws"}),
+    "the seed ignored": (
+        "u3.hard_negatives", GOOD["u3.hard_negatives"].replace("default_rng(seed)", "default_rng(0)"), 3,
+        {"every anchor of the notebook gets another item of its own sub-category",
+         "each other item of the category is equally likely"}),
+    "ordinal ranks: ties broken by position": (
+        "u3.pair_metrics", """
+        def pair_metrics(labels, probs):
+            y, p = np.asarray(labels) > 0.5, np.asarray(probs, dtype=float)
+            ranks = np.empty(len(p))
+            ranks[np.argsort(p, kind="stable")] = np.arange(1, len(p) + 1)
+            P, N = y.sum(), (~y).sum()
+            return float(np.mean((p > 0.5) == y)), float((ranks[y].sum() - P * (P + 1) / 2) / (P * N))
+        """, 2, {"accuracy at the threshold 0.5, where 0.5 itself is not compatible",
+                 "AUC of scores without ties, as scikit-learn computes it"}),
+    "0.5 counted as compatible": (
+        "u3.pair_metrics", WRONG["u3.pair_metrics"]["0.5 counted as compatible"], 2,
+        {"AUC of scores without ties, as scikit-learn computes it", "AUC of tied scores, ties counting one half"}),
+}
+
+
+@pytest.mark.parametrize("mistake", list(PARTLY_RIGHT))
+def test_a_partly_right_answer_gets_partial_credit(specs, mistake):
+    exercise_id, source, points, passed = PARTLY_RIGHT[mistake]
+    got, pieces = _grade(specs[exercise_id], source)
+    assert (got, _parts_passed(pieces)) == (points, passed)
+    assert 0 < got < specs[exercise_id].points
+
+
+@pytest.mark.parametrize("exercise_id", ["u3.read_features", "u3.hard_negatives", "u3.pair_metrics"])
+def test_the_grader_gives_an_independent_answer_full_points(specs, exercise_id):
+    got, pieces = _grade(specs[exercise_id], GOOD[exercise_id])
+    assert got == specs[exercise_id].points, pieces
+
+
+INNER_PARTLY = {
+    "weights start at zero": (INNER_GOOD.replace('initializer="random_normal"', 'initializer="zeros"'), 2,
+                              {"the gradients of a loss reach E1, E2 and c"}),
+    "numpy inside call: no gradient": (INNER_GOOD.replace(
+        "keras.ops.sum((x1 @ self.E1) * (x2 @ self.E2), axis=-1)",
+        "np.sum((np.asarray(x1) @ np.asarray(self.E1)) * (np.asarray(x2) @ np.asarray(self.E2)), axis=-1)"),
+        2, {"E1 and E2 start random, c starts as a scalar zero"}),
+    "the seed's tensordot": (INNER_WRONG["the seed's tensordot over the batch"], 2,
+                             {"E1 and E2 start random, c starts as a scalar zero",
+                              "the gradients of a loss reach E1, E2 and c"}),
+}
+
+
+def test_the_inner_model_parts(specs):
+    tf = pytest.importorskip("tensorflow")
+    spec = specs["u3.inner_model"]
+    assert _grade(spec, INNER_GOOD, tf=tf)[0] == spec.points
+    for mistake, (source, points, passed) in INNER_PARTLY.items():
+        got, pieces = _grade(spec, source, tf=tf)
+        assert (got, _parts_passed(pieces)) == (points, passed), mistake
+
+
+def test_the_grader_refuses_the_package_in_every_part(specs):
+    ns_source = """
+        from coursekit.sampling.pairs import pair_accuracy, pair_auc
+        def pair_metrics(labels, probs):
+            return pair_accuracy(labels, probs), pair_auc(labels, probs)
+    """
+    got, pieces = _grade(specs["u3.pair_metrics"], ns_source)
+    assert got == 0 and all(s == FAILED for name, s in pieces.items() if name != "setup")

@@ -1,8 +1,13 @@
 """Unit 3 exercises: the binary feature reader, hard negatives, the inner-product model, and
-accuracy / AUC of pair predictions."""
+accuracy / AUC of pair predictions.
+
+Every expected value is computed here independently of the package version each exercise
+re-implements (declared in ``delegates``: those raise in the student's code while a check runs).
+"""
 
 from __future__ import annotations
 
+import re
 import struct
 import tempfile
 from pathlib import Path
@@ -16,11 +21,16 @@ def _rng():
     return np.random.default_rng(31337)
 
 
-@exercise("u3.read_features", title="stream the binary image features into one float32 array",
-          hint="A record is 10 + 4 * dim bytes: compute the number of records from the file size "
-               "(raise coursekit.DataError naming the record when it does not divide), allocate "
-               "np.empty((n, dim), np.float32) once, then fill it record by record or with a "
-               "structured dtype [('asin', 'S10'), ('x', '<f4', (dim,))].")
+@exercise("u3.read_features", title="stream the binary image features into one float32 array", points=3,
+          hints=("The file has no header and every record has the same size (the ASIN's bytes plus the "
+                 "bytes of its floats). What does the file size tell you about the number of records, "
+                 "and what does it mean when the size is not a multiple of the record size?",
+                 "A NumPy structured dtype with a 10-byte string field and a little-endian float32 "
+                 "sub-array field describes one record, so one read fills many records at once (np.fromfile, "
+                 "or readinto on a preallocated buffer). divmod of the file size gives the record count and "
+                 "the leftover bytes; decode the ASIN bytes to str."),
+          delegates=("coursekit.datasets.amazon.read_image_features",
+                     "coursekit.datasets.amazon._record_dtype"))
 def check_read_features(read_features):
     from ...errors import DataError
 
@@ -43,7 +53,7 @@ def check_read_features(read_features):
         try:
             read_features(cut, dim)
         except DataError as exc:
-            assert "record 2" in str(exc), f"the error should name the truncated record 2: {exc}"
+            assert re.search(r"record 2\b", str(exc)), f"the error should name the truncated record 2: {exc}"
         except NotImplementedError:
             raise
         except Exception as exc:
@@ -53,10 +63,17 @@ def check_read_features(read_features):
             raise AssertionError("a truncated file was read without an error")
 
 
-@exercise("u3.hard_negatives", title="hard negatives from the anchor's own sub-category",
-          hint="Sort the items by category; for each anchor take the start and the size of its "
-               "category's block (np.searchsorted), draw a random offset in it, and redraw the "
-               "anchors that drew themselves until none is left.")
+@exercise("u3.hard_negatives", title="hard negatives from the anchor's own sub-category", points=4,
+          hints=("Each anchor needs a random position inside the group of items that share its category. "
+                 "If the items were sorted by category, where would each group start and how long would it "
+                 "be? And what should happen when an anchor draws itself?",
+                 "np.argsort groups the items by category, and np.searchsorted (once with side left, once "
+                 "with side right) gives every anchor's group start and size at once; scale one uniform draw "
+                 "per anchor by its group size. Then redraw only the anchors that drew themselves, looping "
+                 "over rounds (never over anchors) until none is left."),
+          delegates=("coursekit.sampling.pairs.sample_negatives",
+                     "coursekit.sampling.pairs._draw_others",
+                     "coursekit.sampling.pairs.make_pairs"))
 def check_hard_negatives(hard_negatives):
     rng = _rng()
     category = rng.integers(0, 4, size=60)
@@ -77,10 +94,16 @@ def check_hard_negatives(hard_negatives):
     assert max(len(v) for v in per_anchor.values()) > 1, "negatives should be random, not fixed per anchor"
 
 
-@exercise("u3.inner_model", title="the inner-product compatibility model in Keras",
-          hint="Subclass keras.Model, call super().__init__() (not super(OtherClass, self)), create "
-               "E1, E2 with add_weight and c as a scalar, and in call return "
-               "sigmoid(c + reduce_sum(x1 @ E1 * x2 @ E2, axis=-1)) - one value per row.")
+@exercise("u3.inner_model", title="the inner-product compatibility model in Keras", points=3,
+          hints=("A Keras model creates its weights in __init__ (after the parent class's __init__) and "
+                 "computes its output in call. What shapes must E1, E2 and c have, and what does "
+                 "'one probability per row' ask of the inner product of two (batch, style_dim) matrices?",
+                 "Create the three weights with the model's add_weight method (a RandomNormal initializer "
+                 "with a small stddev for E1 and E2, zeros for the scalar c). In call, project each side "
+                 "with tf.matmul, multiply the two projections element by element and sum over the last "
+                 "axis with tf.reduce_sum (tf.tensordot mixes up the rows), add c, then apply tf.sigmoid."),
+          delegates=("coursekit.models.tf_compat.InnerCompatibility",
+                     "coursekit.models.tf_compat._Compatibility"))
 def check_inner_model(model_class):
     import tensorflow as tf
 
@@ -94,6 +117,8 @@ def check_inner_model(model_class):
     e2 = rng.normal(0, 0.5, size=(d, k)).astype(np.float32)
     for name, value in (("E1", e1), ("E2", e2), ("c", np.float32(-0.3))):
         assert hasattr(model, name), f"the model needs a weight named {name}"
+        shape = tuple(getattr(model, name).shape)
+        assert shape == np.shape(value), f"{name} should have shape {np.shape(value)}, got {shape}"
         getattr(model, name).assign(value)
     got = np.asarray(model((tf.constant(x1), tf.constant(x2))))
     assert got.shape == (b,), f"expected one probability per pair, shape ({b},), got {got.shape}"
@@ -102,9 +127,15 @@ def check_inner_model(model_class):
         "probabilities differ from sigmoid(c + <x1 E1, x2 E2>), computed row by row")
 
 
-@exercise("u3.pair_metrics", title="accuracy and AUC of pair predictions",
-          hint="Accuracy: mean of (prob > 0.5) == label. AUC: rank all scores (ties get their "
-               "average rank, scipy.stats.rankdata), then (sum of positive ranks - P(P+1)/2) / (P N).")
+@exercise("u3.pair_metrics", title="accuracy and AUC of pair predictions", points=3,
+          hints=("Accuracy: which probabilities count as a 'compatible' prediction at the threshold 0.5, and "
+                 "is 0.5 itself one? AUC: once all scores are ranked, how does the rank of a positive tell "
+                 "how many negatives it beats, and how should equal scores count?",
+                 "scipy.stats.rankdata gives tied scores their average rank. The sum of the positives' ranks, "
+                 "minus the smallest sum P positives could have (1 + 2 + ... + P), counts the "
+                 "(positive, negative) pairs the positives win; divide by P times N."),
+          delegates=("coursekit.metrics.pair_accuracy", "coursekit.metrics.pair_auc",
+                     "coursekit.metrics.auc_score"))
 def check_pair_metrics(pair_metrics):
     rng = _rng()
     for n, ties in ((50, False), (200, True)):
@@ -117,6 +148,8 @@ def check_pair_metrics(pair_metrics):
         pos, neg = p[y == 1], p[y == 0]
         diff = pos[:, None] - neg[None, :]
         exp_auc = float(((diff > 0) + 0.5 * (diff == 0)).mean())  # every (positive, negative) pair
-        assert abs(float(acc) - exp_acc) < 1e-9, f"accuracy: expected {exp_acc:.4f}, got {float(acc):.4f}"
+        assert abs(float(acc) - exp_acc) < 1e-9, (
+            f"accuracy: expected {exp_acc:.4f}, got {float(acc):.4f}"
+            + (" (a probability of exactly 0.5 is not a 'compatible' prediction)" if ties else ""))
         assert abs(float(auc) - exp_auc) < 1e-9, (
             f"AUC: expected {exp_auc:.4f}, got {float(auc):.4f}" + (" (ties count one half)" if ties else ""))
