@@ -283,3 +283,25 @@ def test_points_parts_and_questions_follow_the_markup(solution):
     nb = _nbformat.read(solution, as_version=4)
     problems = exercise_problems(nb) + question_problems(nb, solution.name)
     assert not problems, "\n".join(problems)
+
+
+def test_a_package_class_is_guarded_through_its_package_base_class():
+    """A delegate class whose work sits in a coursekit base class: a factory that returns an
+    instance of it is caught, framework bases (object here) are left alone."""
+    import types as _types
+
+    base_mod = _types.ModuleType("coursekit._delegation_probe")
+    exec(compile("class Base:\n    def __init__(self, k):\n        self.k = k\n    def score(self, x):\n"
+                 "        return x * self.k\nclass Child(Base):\n    pass\n", "<probe>", "exec"), vars(base_mod))
+    import sys as _sys
+
+    _sys.modules[base_mod.__name__] = base_mod
+    try:
+        ns = _notebook("import coursekit._delegation_probe as P\ndef make(k):\n    return P.Child(k)")
+        with write_it_yourself(("coursekit._delegation_probe.Child",)):
+            with pytest.raises(DelegationError):
+                ns["make"](2)
+            assert base_mod.Child(3).score(2) == 6  # the check's own code may use it
+        assert ns["make"](2).score(5) == 10  # restored afterwards
+    finally:
+        del _sys.modules[base_mod.__name__]

@@ -9,8 +9,8 @@ hold of it:
   ``from coursekit.features import zscore as z`` earlier in the notebook (a name bound in the
   IPython namespace), a default argument or a closure: a plain Python function has its
   ``__code__`` swapped for a guard, so every reference to the function object is covered;
-- classes: each method defined on the class is guarded the same way (``ContentRecommender(...)``
-  raises in the student's code);
+- classes: each method defined on the class, or inherited from another ``coursekit`` class, is
+  guarded the same way (``ContentRecommender(...)`` raises in the student's code);
 - anything else (a builtin, a wrapped or cached function): the attribute is replaced on its module
   and on every alias of the same object in the user namespace and in the ``coursekit`` modules;
 - passing the package object itself (``check("u1.zscore", features.zscore)``, a subclass of a
@@ -200,11 +200,19 @@ class WriteItYourself:
     # ------------------------------------------------------------------ guarding one object
     def _guard(self, key, owner, name, obj, namespace) -> None:
         if isinstance(obj, type):
-            for attr, value in list(vars(obj).items()):
-                func = _unwrap(value)
-                if isinstance(func, types.FunctionType):
-                    if not self._swap_code(f"{key}.{attr}", func):
-                        self._replace_method(f"{key}.{attr}", obj, attr, value, func)
+            # The class's own methods and those it inherits from other coursekit classes (a
+            # package class whose work sits in a package base class must not slip through);
+            # framework bases such as keras.Model stay untouched: student classes use them too.
+            for cls in obj.__mro__:
+                module = getattr(cls, "__module__", "") or ""
+                if cls is not obj and not (module == "coursekit" or module.startswith("coursekit.")):
+                    continue
+                for attr, value in list(vars(cls).items()):
+                    func = _unwrap(value)
+                    if isinstance(func, types.FunctionType):
+                        method_key = f"{module}.{cls.__qualname__}.{attr}"
+                        if not self._swap_code(method_key, func):
+                            self._replace_method(method_key, cls, attr, value, func)
             return
         func = _unwrap(obj)
         if not (isinstance(func, types.FunctionType) and self._swap_code(key, func)):
