@@ -4,6 +4,10 @@
   returns HR@k, recall@k and nDCG@k per user and on average, computed in user batches so memory
   stays bounded. Any object with ``score(user_rows) -> (len, n_items)`` works; kit models that have
   ``top_n`` use their sparse path (same rankings, no dense score matrix).
+  The result keeps the top-k lists behind the metrics (``EvalResult.recommended``), so
+  beyond-accuracy figures (:mod:`coursekit.metrics`: coverage, novelty, popularity) describe the
+  very lists that were scored; :func:`exposure_by_popularity` spreads them over popularity bins
+  of the catalogue (:func:`popularity_bins`).
 - :func:`holdout_top_items` is the seed's protocol (users with more than ``min_items`` items hide
   one of their ``top`` most played items), seeded; :func:`leave_last_session_out` hides the items
   of each user's last session.
@@ -11,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,17 +26,24 @@ from .interactions import Interactions
 from .metrics import hit_rate_at_k, ndcg_at_k, recall_at_k
 from .ranking import mask_items, top_k
 
-__all__ = ["EvalResult", "evaluate_model", "holdout_top_items", "leave_last_session_out"]
+__all__ = ["EvalResult", "evaluate_model", "exposure_by_popularity", "holdout_top_items", "popularity_bins",
+           "leave_last_session_out", "holdout_one_per_user"]
 
 
 @dataclass
 class EvalResult:
     """Per-user metrics (DataFrame with columns ``user``, ``hr@k``, ``recall@k``, ``ndcg@k``, in the
-    order of the evaluated users) and their means (dict with the same metric names)."""
+    order of the evaluated users) and their means (dict with the same metric names).
+
+    ``recommended``: int64 (n_users, k), each evaluated user's top-k list as column indices of the
+    training interactions, best first, one row per row of ``per_user`` (``-1`` only where the
+    catalogue ran out); the lists the metrics were computed on, for
+    :func:`coursekit.metrics.beyond_accuracy` and friends. ``None`` when built by hand."""
 
     per_user: pd.DataFrame
     mean: dict
     k: int
+    recommended: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         means = ", ".join(f"{k}={v:.4f}" for k, v in self.mean.items())
@@ -60,7 +71,8 @@ def evaluate_model(model, train: Interactions, test: pd.DataFrame, k: int = 10, 
     users : original user ids to evaluate (default: every test user known to ``train``).
     batch_size : users scored at once.
 
-    Returns an :class:`EvalResult`; ties in scores are broken by training popularity.
+    Returns an :class:`EvalResult` (with the top-k lists in ``recommended``); ties in scores are
+    broken by training popularity.
     """
     for col in (user_col, item_col):
         if col not in test.columns:
@@ -111,7 +123,42 @@ def evaluate_model(model, train: Interactions, test: pd.DataFrame, k: int = 10, 
         f"ndcg@{k}": ndcg_at_k(recs, relevant, k),
     })
     mean = {name: float(np.nanmean(per_user[name])) for name in per_user.columns[1:]}
-    return EvalResult(per_user, mean, k)
+    return EvalResult(per_user, mean, k, recs)
+
+
+def popularity_bins(popularity, n_bins: int = 10) -> np.ndarray:
+    """The popularity bin of every item, int64 (n_items,): items sorted by ``popularity``
+    (n_items,), least popular first (ties by item index), cut into ``n_bins`` bins of (nearly)
+    equal size. Bin 0 holds the least popular tenth of the catalogue when ``n_bins=10``, bin
+    ``n_bins - 1`` the most popular tenth."""
+    pop = np.asarray(popularity, dtype=np.float64).ravel()
+    n_items = len(pop)
+    if not 1 <= n_bins <= max(n_items, 1):
+        raise ValueError(f"n_bins must be between 1 and the number of items ({n_items}), got {n_bins}")
+    order = np.lexsort((np.arange(n_items), pop))  # least popular first, then lower index
+    bins = np.empty(n_items, dtype=np.int64)
+    bins[order] = np.arange(n_items) * n_bins // n_items
+    return bins
+
+
+def exposure_by_popularity(recommended, popularity, n_bins: int = 10) -> np.ndarray:
+    """Share of all recommendation slots that go to each popularity bin (:func:`popularity_bins`).
+
+    ``recommended`` is int (n_users, k) of item indices, ``-1`` padding ignored. Returns float64
+    (n_bins,) summing to 1, least popular bin first (all zeros when nothing is recommended). A
+    recommender that spread its slots evenly over the catalogue gives ``1 / n_bins`` in every bin;
+    the share of the training interactions per bin is
+    ``np.bincount(popularity_bins(pop, n_bins), weights=pop) / pop.sum()``.
+    """
+    pop = np.asarray(popularity, dtype=np.float64).ravel()
+    bins = popularity_bins(pop, n_bins)
+    rec = np.asarray(recommended, dtype=np.int64)
+    if rec.ndim != 2:
+        raise ValueError(f"recommended must be 2-d (n_users, k), got shape {rec.shape}")
+    if rec.size and (rec.max() >= len(pop) or rec.min() < -1):
+        raise ValueError(f"recommended holds indices outside the catalogue of {len(pop)} items")
+    counts = np.bincount(bins[rec[rec >= 0]], minlength=n_bins).astype(np.float64)
+    return counts / counts.sum() if counts.sum() else counts
 
 
 def holdout_top_items(df: pd.DataFrame, user_col: str = "user_id", item_col: str = "item_id",
@@ -167,3 +214,29 @@ def leave_last_session_out(events: pd.DataFrame, user_col: str = "user_id", item
     overlap = pd.MultiIndex.from_frame(test[[user_col, item_col]]).isin(
         pd.MultiIndex.from_frame(train[[user_col, item_col]]))
     return train, test[~overlap].reset_index(drop=True)
+
+
+def holdout_one_per_user(df: pd.DataFrame, user_col: str = "user_id", item_col: str = "item_id", *,
+                         min_items: int = 2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A validation split carved from training rows: every user with at least ``min_items`` rows
+    hides one of them, drawn uniformly (seeded). Returns ``(rest, held_out)``, rows in their order.
+
+    For data without timestamps (the ASOS files): the test file stays untouched for the final
+    figures, and every choice (epochs, learning rates, neighbour counts) is made on ``held_out``.
+    Users with fewer rows keep them all in ``rest``, so every user of ``held_out`` is in ``rest``.
+    Vectorised (one sort); ``item_col`` is only checked to exist.
+    """
+    for col in (user_col, item_col):
+        if col not in df.columns:
+            raise DataError(f"column {col!r} not found (columns: {list(df.columns)})", where="interaction table",
+                            fix="pass user_col= and item_col= naming the table's columns")
+    if min_items < 2:
+        raise ValueError(f"min_items must be at least 2 (a user keeps one row in rest), got {min_items}")
+    codes = pd.factorize(df[user_col].to_numpy())[0]
+    key = np.random.default_rng(seed).random(len(df))
+    order = np.lexsort((key, codes))  # by user, then by the random key
+    first = order[np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]] if len(df) else order
+    n_rows = np.bincount(codes) if len(df) else np.zeros(0, np.int64)
+    hide = np.zeros(len(df), dtype=bool)
+    hide[first[n_rows[codes[first]] >= min_items]] = True
+    return df[~hide].reset_index(drop=True), df[hide].reset_index(drop=True)

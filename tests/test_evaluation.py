@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from coursekit import DataError
-from coursekit.evaluation import evaluate_model, holdout_top_items, leave_last_session_out
+from coursekit.evaluation import (evaluate_model, exposure_by_popularity, holdout_top_items, leave_last_session_out,
+                                 popularity_bins)
 from coursekit.interactions import Interactions
 from coursekit.models.knn import Popularity, UserKNN
 
@@ -29,6 +30,8 @@ def test_evaluate_popularity_by_hand():
     np.testing.assert_allclose(res.per_user["ndcg@1"], [1, 1, 0])
     assert res.mean["hr@1"] == pytest.approx(2 / 3)
     assert res.k == 1
+    # the scored lists are kept, as columns of train: item 3 -> column 2, item 2 -> 1, item 1 -> 0
+    np.testing.assert_array_equal(res.recommended, [[2], [1], [0]])
 
 
 class _ScoreOnly:
@@ -51,6 +54,11 @@ def test_generic_score_path_equals_kit_path():
     slow = evaluate_model(_ScoreOnly(model), train, test_df, k=5, batch_size=1000)
     pd.testing.assert_frame_equal(fast.per_user, slow.per_user)
     assert fast.mean["hr@5"] > 0
+    np.testing.assert_array_equal(fast.recommended, slow.recommended)
+    # the lists behind the metrics: the model's own top 5 of each evaluated user, seen items left out
+    rows = train.user_index(fast.per_user["user"])
+    np.testing.assert_array_equal(fast.recommended, model.top_n(rows, 5, train.matrix[rows]))
+    assert fast.recommended.shape == (len(fast.per_user), 5) and fast.recommended.dtype == np.int64
 
 
 def test_users_argument_and_bad_columns():
@@ -116,3 +124,69 @@ def test_leave_last_session_out():
     # user 1: last session 11 holds y (already in train -> dropped) and z; user 2 has one session only
     assert test[["user_id", "item_id"]].values.tolist() == [[1, "z"]]
     assert sorted(map(tuple, train[["user_id", "item_id"]].values.tolist())) == [(1, "x"), (1, "y"), (2, "w"), (2, "x")]
+
+
+# --------------------------------------------------------------------------- popularity bins and exposure
+
+def test_popularity_bins_and_exposure_by_hand():
+    pop = np.array([5.0, 1.0, 3.0, 3.0, 0.0])
+    # least popular first, ties by index: item 4 (0), 1 (1), 2 (3), 3 (3), 0 (5)
+    np.testing.assert_array_equal(popularity_bins(pop, 5), [4, 1, 2, 3, 0])
+    np.testing.assert_array_equal(popularity_bins(pop, 2), [1, 0, 0, 1, 0])  # bins of 3 and 2 items
+    rec = np.array([[0, 2], [0, -1], [3, 0]])  # -1 pads a short list
+    np.testing.assert_allclose(exposure_by_popularity(rec, pop, 5), [0, 0, 1 / 5, 1 / 5, 3 / 5])
+    np.testing.assert_allclose(exposure_by_popularity(rec, pop, 1), [1.0])
+    np.testing.assert_array_equal(exposure_by_popularity(np.full((2, 3), -1), pop, 5), np.zeros(5))
+
+
+def test_exposure_by_popularity_against_a_slow_reference():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n_items, n_bins = int(rng.integers(10, 60)), int(rng.integers(1, 10))
+        pop = rng.integers(0, 6, n_items).astype(float)  # many ties
+        rec = rng.integers(-1, n_items, size=(int(rng.integers(1, 30)), int(rng.integers(1, 8))))
+        ranked = sorted(range(n_items), key=lambda i: (pop[i], i))  # least popular first
+        size = {item: pos * n_bins // n_items for pos, item in enumerate(ranked)}
+        counts = np.zeros(n_bins)
+        for item in rec.ravel():
+            if item >= 0:
+                counts[size[item]] += 1
+        expected = counts / counts.sum() if counts.sum() else counts
+        np.testing.assert_allclose(exposure_by_popularity(rec, pop, n_bins), expected)
+        sizes = np.bincount(popularity_bins(pop, n_bins), minlength=n_bins)
+        assert sizes.max() - sizes.min() <= 1  # (nearly) equal bins
+
+
+@pytest.mark.parametrize("args, message", [
+    ((np.array([[0]]), np.ones(3), 0), "n_bins"),
+    ((np.array([[0]]), np.ones(3), 4), "n_bins"),
+    ((np.array([[3]]), np.ones(3), 2), "outside the catalogue"),
+    ((np.array([0, 1]), np.ones(3), 2), "2-d"),
+])
+def test_exposure_by_popularity_errors(args, message):
+    with pytest.raises(ValueError, match=message):
+        exposure_by_popularity(*args)
+
+
+def test_popularity_exposure_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coursekit.plots import popularity_exposure
+
+    pop = np.array([5.0, 1.0, 3.0, 3.0, 0.0, 9.0, 2.0, 4.0, 1.0, 7.0])
+    recs = {"a": np.array([[5, 9], [5, 0]]), "b": np.array([[4, 1], [-1, 8]])}
+    fig = popularity_exposure(recs, pop, n_bins=5, reference={"held out": np.array([[2], [-1]])})
+    left, right = fig.axes
+    shares = {line.get_label(): line.get_ydata() for line in left.get_lines()}
+    np.testing.assert_allclose(shares["a"], exposure_by_popularity(recs["a"], pop, 5))
+    np.testing.assert_allclose(shares["held out"], [0, 0, 1, 0, 0])
+    np.testing.assert_allclose(shares["training interactions"], [1 / 35, 3 / 35, 6 / 35, 9 / 35, 16 / 35])
+    # right panel: one dot per recommended item with popularity > 0 (item 4 has none)
+    dots = {line.get_label(): line.get_xydata() for line in right.get_lines()}
+    assert sorted(map(tuple, dots["a"])) == [(5.0, 1.0), (7.0, 1.0), (9.0, 2.0)]
+    assert sorted(map(tuple, dots["b"])) == [(1.0, 1.0), (1.0, 1.0)]
+    assert [t.get_text() for t in fig.legends[0].get_texts()][:3] == ["a", "b", "held out"]
+    plt.close(fig)

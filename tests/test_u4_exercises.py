@@ -1,11 +1,24 @@
-"""Unit-4 checks: the model solutions pass, typical mistakes fail with a helpful message."""
+"""Unit-4 checks: independent answers pass, the package's versions are refused, typical mistakes fail
+with a helpful message, hints come only after failures, and the hidden parts give partial credit."""
 
+import ast
+from pathlib import Path
+
+import nbformat
 import numpy as np
+import pandas as pd
+import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from coursekit.grading.checks import FAILED, NOT_ATTEMPTED, PASSED, run_check
+from coursekit.grading.checks import FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts, run_check
+from coursekit.grading.delegation import MESSAGE
 
+SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "04_music_cf.ipynb"
+EXERCISES = ["u4.play_matrix", "u4.neighbours", "u4.knn_scores", "u4.paired_t"]
+
+
+# --------------------------------------------------------------------------- independent good answers
 
 def play_matrix(df):
     users, rows = np.unique(df["user_id"].to_numpy(), return_inverse=True)
@@ -28,15 +41,130 @@ def knn_scores(x, idx, sim):
 
 
 def paired_t(a, b):
+    d = np.asarray(a, float) - np.asarray(b, float)
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))
+    return t, 2 * stats.t.sf(abs(t), len(d) - 1)
+
+
+GOOD = {"u4.play_matrix": play_matrix, "u4.neighbours": top_neighbours, "u4.knn_scores": knn_scores,
+        "u4.paired_t": paired_t}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_attempts():
+    reset_attempts()
+    yield
+    reset_attempts()
+
+
+def test_reference_solutions_pass():
+    for name, fn in GOOD.items():
+        result = run_check(name, fn)
+        assert result.status == PASSED, result.as_text()
+
+
+def test_points_and_declarations():
+    assert {e: get_exercise(e).points for e in EXERCISES} == {
+        "u4.play_matrix": 2, "u4.neighbours": 3, "u4.knn_scores": 2, "u4.paired_t": 2}
+    for e in EXERCISES:
+        ex = get_exercise(e)
+        assert len(ex.hints) == 2 and ex.delegates, e
+
+
+# --------------------------------------------------------------------------- write it yourself
+
+def via_interactions(df):
+    from coursekit.interactions import Interactions
+
+    inter = Interactions.from_frame(df, "user_id", "artist_id", "plays")
+    return inter.matrix, inter.user_ids, inter.item_ids
+
+
+def via_cosine_neighbours(x, k):
+    import coursekit.models.knn as knn
+
+    w = knn.cosine_neighbours(sp.csr_matrix(x), k).toarray()
+    idx = np.argsort(-w, axis=1, kind="stable")[:, :k]
+    return idx, np.take_along_axis(w, idx, axis=1)
+
+
+def via_top_k(x, k):
+    from coursekit.ranking import top_k
+
+    d = x.toarray()
+    n = np.linalg.norm(d, axis=1)
+    u = d / np.where(n == 0, 1, n)[:, None]
+    s = u @ u.T
+    np.fill_diagonal(s, -np.inf)
+    return top_k(s, k)
+
+
+def via_user_knn(x, idx, sim):
+    from coursekit.models.knn import UserKNN
+
+    model = UserKNN(k=idx.shape[1])
+    return model.score(np.arange(x.shape[0]))
+
+
+def via_paired_t_test(a, b):
+    from coursekit.stats import paired_t_test
+
+    r = paired_t_test(a, b)
+    return r.statistic, r.p_value
+
+
+def via_ttest_rel(a, b):
     r = stats.ttest_rel(a, b)
     return r.statistic, r.pvalue
 
 
-def test_reference_solutions_pass():
-    for name, fn in [("u4.play_matrix", play_matrix), ("u4.neighbours", top_neighbours),
-                     ("u4.knn_scores", knn_scores), ("u4.paired_t", paired_t)]:
-        result = run_check(name, fn)
-        assert result.status == PASSED, result.as_text()
+def via_ttest_1samp(a, b):
+    r = stats.ttest_1samp(np.asarray(a) - np.asarray(b), 0.0)
+    return r.statistic, r.pvalue
+
+
+@pytest.mark.parametrize("exercise, answer", [
+    ("u4.play_matrix", via_interactions),
+    ("u4.neighbours", via_cosine_neighbours),
+    ("u4.neighbours", via_top_k),
+    ("u4.knn_scores", via_user_knn),
+    ("u4.paired_t", via_paired_t_test),
+    ("u4.paired_t", via_ttest_rel),
+    ("u4.paired_t", via_ttest_1samp),
+])
+def test_the_package_version_is_refused(exercise, answer):
+    res = run_check(exercise, answer)
+    assert res.status == FAILED and MESSAGE in res.message, res.as_text()
+    # outside the check the package works again (later cells of the notebook use it)
+    a, b = np.array([1.0, 0.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0, 0.0])
+    assert stats.ttest_rel(a, b).pvalue == pytest.approx(paired_t(a, b)[1])
+
+
+def test_handing_over_the_package_function_is_refused():
+    from coursekit.stats import paired_t_test
+
+    res = run_check("u4.paired_t", paired_t_test)
+    assert res.status == FAILED and MESSAGE in res.message
+
+
+# --------------------------------------------------------------------------- hints come after failures
+
+def test_hints_only_after_failed_attempts():
+    def todo(*args):
+        raise NotImplementedError()
+
+    def one_sided(a, b):
+        t, p = paired_t(a, b)
+        return t, p / 2
+
+    ex = get_exercise("u4.paired_t")
+    assert run_check("u4.paired_t", todo).hint == ""
+    first = run_check("u4.paired_t", one_sided)
+    assert first.status == FAILED and first.hint == ex.hints[0]
+    second = run_check("u4.paired_t", one_sided)
+    assert second.hint == ex.hints[1] != ex.hints[0]
+    assert run_check("u4.paired_t", paired_t).hint == ""
+    assert "hint" not in run_check("u4.play_matrix", todo).as_text()
 
 
 def test_not_attempted():
@@ -76,8 +204,9 @@ def test_common_mistakes_fail_with_a_message():
     assert "without their similarities" in run_check("u4.knn_scores", unweighted).message
 
     def unpaired(a, b):
-        r = stats.ttest_ind(a, b)
-        return r.statistic, r.pvalue
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        t = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+        return t, 2 * stats.t.sf(abs(t), 2 * len(a) - 2)
 
     assert "unpaired" in run_check("u4.paired_t", unpaired).message
 
@@ -85,8 +214,8 @@ def test_common_mistakes_fail_with_a_message():
 def test_one_sided_p_value_fails():
     # the check's p-value is about 2e-9: only a relative tolerance tells a one-sided p from a two-sided one
     def one_sided(a, b):
-        r = stats.ttest_rel(a, b)
-        return r.statistic, r.pvalue / 2
+        t, p = paired_t(a, b)
+        return t, p / 2
 
     res = run_check("u4.paired_t", one_sided)
     assert res.status == FAILED and "two-sided" in res.message
@@ -137,3 +266,74 @@ def test_later_cells_never_need_an_unfinished_exercise():
                 continue  # the check cell may fail while the exercise is not done
             loose = _uses_outside_guard(ast.parse(src), names)
             assert not loose, f"cell {i} uses {sorted(loose)} of {exercise} without a NotImplementedError guard"
+
+
+# --------------------------------------------------------------------------- hidden parts: partial credit
+
+def _score(exercise, name, answer):
+    """Points the grader's rule gives ``answer``: the visible check and the solution's hidden parts
+    (run here in a plain namespace, with the exercise's delegates guarded as the grader does)."""
+    from coursekit.grading.delegation import write_it_yourself
+    from coursekit.grading.grade import grading_specs
+    from coursekit.grading.scoring import score_exercise, status_of
+
+    spec = next(sp_ for sp_ in grading_specs(nbformat.read(SOLUTION, as_version=4)) if sp_.id == exercise)
+    assert spec.hidden.parts, f"{exercise} has no hidden parts"
+    pieces, namespace = {}, {"np": np, "sp": sp, "pd": pd, "stats": stats, name: answer}
+    with write_it_yourself(spec.delegates, namespace=namespace):
+        for piece, code in [("setup", spec.hidden.setup)] + [(p.name, p.code) for p in spec.hidden.parts]:
+            try:
+                exec(compile(code, f"<hidden {exercise} {piece}>", "exec"), namespace)  # noqa: S102 (test only)
+                pieces[piece] = PASSED
+            except BaseException as exc:  # noqa: BLE001  (the grader records any failure)
+                pieces[piece] = status_of(exc)
+    report = {"visible": run_check(exercise, answer).status, "message": "", "pieces": pieces}
+    return score_exercise(spec, report).points, spec.points
+
+
+def _unsorted_neighbours(x, k):  # picks the right k but leaves them in argpartition's order
+    d = x.toarray()
+    n = np.linalg.norm(d, axis=1)
+    u = d / np.where(n == 0, 1, n)[:, None]
+    s = u @ u.T
+    np.fill_diagonal(s, -np.inf)
+    idx = np.argpartition(-s, k - 1, axis=1)[:, :k][:, ::-1]
+    return idx, np.take_along_axis(s, idx, axis=1)
+
+
+def _with_self(x, k):
+    d = x.toarray()
+    n = np.linalg.norm(d, axis=1)
+    u = d / np.where(n == 0, 1, n)[:, None]
+    s = u @ u.T
+    idx = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return idx, np.take_along_axis(s, idx, axis=1)
+
+
+def _first_seen_order(df):  # ids in order of appearance instead of sorted
+    rows, users = pd.factorize(df["user_id"])
+    cols, artists = pd.factorize(df["artist_id"])
+    return sp.csr_matrix((df["plays"].to_numpy(float), (rows, cols)), shape=(len(users), len(artists))), users, artists
+
+
+def _last_count(df):
+    return play_matrix(df.drop_duplicates(["user_id", "artist_id"], keep="last"))
+
+
+@pytest.mark.parametrize("exercise, name, answer, expected", [
+    ("u4.play_matrix", "play_matrix", play_matrix, 2),
+    ("u4.play_matrix", "play_matrix", _first_seen_order, 1),
+    ("u4.play_matrix", "play_matrix", lambda df: (play_matrix(df)[0].toarray(),) + play_matrix(df)[1:], 1),
+    ("u4.play_matrix", "play_matrix", _last_count, 0),
+    ("u4.neighbours", "top_neighbours", top_neighbours, 3),
+    ("u4.neighbours", "top_neighbours", _unsorted_neighbours, 2),
+    ("u4.neighbours", "top_neighbours", _with_self, 1),
+    ("u4.knn_scores", "knn_scores", knn_scores, 2),
+    ("u4.knn_scores", "knn_scores", lambda x, idx, sim: x.toarray()[idx].sum(axis=1), 1),
+    ("u4.paired_t", "paired_t", paired_t, 2),
+    ("u4.paired_t", "paired_t", lambda a, b: (paired_t(a, b)[0], paired_t(a, b)[1] / 2), 1),
+    ("u4.paired_t", "paired_t", lambda a, b: stats.ttest_rel(a, b)[:2], 0),
+])
+def test_partial_credit_for_partly_right_answers(exercise, name, answer, expected):
+    points, out_of = _score(exercise, name, answer)
+    assert points == expected, f"{exercise}: {points} of {out_of}, expected {expected}"

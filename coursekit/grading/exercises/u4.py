@@ -1,4 +1,12 @@
-"""Unit 4 exercises: the sparse play-count matrix, cosine neighbours, weighted votes, the paired t-test."""
+"""Unit 4 exercises: the sparse play-count matrix, cosine neighbours, weighted votes, the paired t-test.
+
+Each exercise re-implements part of the package, which the rest of the notebook uses: the matrix
+of :class:`coursekit.interactions.Interactions`, the neighbour search of
+:func:`coursekit.models.knn.cosine_neighbours`, the votes of :class:`coursekit.models.knn.UserKNN`
+and :func:`coursekit.stats.paired_t_test` (with scipy's ``ttest_rel``, which it wraps). Those are
+the ``delegates``: calling them inside the exercise fails with "write it yourself". Expected values
+are computed here with plain NumPy (or scipy for the t-test), never with the student's code.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +22,15 @@ def _rng():
     return np.random.default_rng(404)
 
 
-@exercise("u4.play_matrix", title="a sparse user x artist play-count matrix",
-          hint="Map ids to rows and columns with np.unique(..., return_inverse=True), then build "
-               "scipy.sparse.csr_matrix((plays, (rows, cols)), shape=...); CSR sums duplicate "
-               "(row, column) pairs for you.")
+@exercise("u4.play_matrix", title="a sparse user x artist play-count matrix", points=2,
+          hints=("Every user id needs a row number and every artist id a column number, in sorted id "
+                 "order, without a loop. And what should happen when one (user, artist) pair appears "
+                 "in several rows of the table?",
+                 "np.unique can also tell you where each row's id sits among the sorted unique ids "
+                 "(read about its return_inverse option). A scipy.sparse CSR matrix can be built "
+                 "from values with their (row, column) coordinates, and it adds up values that share "
+                 "a coordinate."),
+          delegates=("coursekit.interactions.Interactions",))
 def check_play_matrix(play_matrix):
     rng = _rng()
     df = pd.DataFrame({
@@ -47,10 +60,16 @@ def _small_counts(seed=0):
     return sp.csr_matrix(dense)
 
 
-@exercise("u4.neighbours", title="the k most cosine-similar users of every user",
-          hint="Divide each row by its length (skip zero rows), multiply by the transpose to get "
-               "all cosines, set the diagonal to -inf, then np.argpartition(-sim, k - 1, axis=1)[:, :k] "
-               "and sort only those k per row.")
+@exercise("u4.neighbours", title="the k most cosine-similar users of every user", points=3,
+          hints=("A cosine is the dot product of two rows scaled to length 1, so one matrix product "
+                 "gives every pair at once. Which entry of each row must never be picked, and what "
+                 "should a user without plays get instead of a division by zero?",
+                 "Scale the rows with a sparse diagonal matrix of inverse lengths (0 where a length is "
+                 "0), multiply by the transpose, push the diagonal below every cosine (minus "
+                 "infinity), let np.argpartition pick k columns per row, then sort just those k "
+                 "(np.take_along_axis reads values at the picked columns)."),
+          delegates=("coursekit.models.knn.cosine_neighbours", "coursekit.models.knn.sparse_top_k",
+                     "coursekit.ranking.top_k"))
 def check_neighbours(top_neighbours):
     x = _small_counts()
     for k in (1, 5):
@@ -70,9 +89,14 @@ def check_neighbours(top_neighbours):
             "indices and similarities do not match: sim[u, j] should be cos(u, idx[u, j])"
 
 
-@exercise("u4.knn_scores", title="similarity-weighted votes of the neighbours",
-          hint="score[u] = sum over j of sim[u, j] * X[idx[u, j]]: build a sparse (n_users x n_users) "
-               "weight matrix W with W[u, idx[u, j]] = sim[u, j] and return (W @ X) as a dense array.")
+@exercise("u4.knn_scores", title="similarity-weighted votes of the neighbours", points=2,
+          hints=("Each user's score row is a weighted sum of other users' rows of the play matrix. "
+                 "Which single matrix product computes weighted sums of rows, and what goes in the "
+                 "left-hand matrix?",
+                 "Build a sparse users x users weight matrix holding sim[u, j] in row u, column "
+                 "idx[u, j] (np.repeat gives the row number of every entry of idx), multiply it with "
+                 "the play matrix and return the product as a dense array."),
+          delegates=("coursekit.models.knn.UserKNN",))
 def check_knn_scores(knn_scores):
     x = _small_counts(1)
     rng = _rng()
@@ -89,9 +113,14 @@ def check_knn_scores(knn_scores):
     assert np.allclose(got, expected, atol=1e-6), "score[u, i] should be sum_j sim[u, j] * X[idx[u, j], i]"
 
 
-@exercise("u4.paired_t", title="the paired t-test from the per-user differences",
-          hint="d = a - b; t = mean(d) / (std(d, ddof=1) / sqrt(n)); the two-sided p-value is "
-               "2 * scipy.stats.t.sf(|t|, df=n - 1).")
+@exercise("u4.paired_t", title="the paired t-test from the per-user differences", points=2,
+          hints=("Work with one number per user, the difference of the two scores. t compares their "
+                 "mean with the standard error of that mean; how many degrees of freedom do n "
+                 "differences leave, and does 'two-sided' count one tail or both?",
+                 "The standard error is the sample standard deviation (ddof=1, not numpy's default) "
+                 "over the square root of n. stats.t.sf gives the upper tail of Student's t beyond "
+                 "a value: take it beyond the absolute value of t and count both tails."),
+          delegates=("coursekit.stats.paired_t_test", "scipy.stats.ttest_rel", "scipy.stats.ttest_1samp"))
 def check_paired_t(paired_t):
     rng = _rng()
     base = rng.random(300) < 0.3
