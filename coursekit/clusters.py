@@ -1,4 +1,5 @@
-"""Visual clusters of artworks: z-score, PCA, then KMeans chosen by silhouette over restarts."""
+"""Visual clusters of artworks: z-score, PCA, then KMeans chosen by silhouette over restarts; a 2-d
+map of the artworks and how well it keeps each artwork's neighbourhood."""
 
 from __future__ import annotations
 
@@ -79,3 +80,46 @@ def visual_clusters(
         silhouettes=np.asarray(scores, dtype=np.float64),
         best=best,
     )
+
+
+def map_2d(x: np.ndarray, *, method: str = "pca", seed: int = 0, max_iter: int = 500) -> np.ndarray:
+    """float32 (n, 2) coordinates of the rows of ``x`` (n, d) for a picture.
+
+    ``"pca"``: the two directions of largest variance (linear, keeps the global layout, instant).
+    ``"tsne"``: scikit-learn's t-SNE, seeded and initialised by PCA: keeps local neighbourhoods
+    rather than distances, and costs tens of seconds for a few thousand items on two cores.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or len(x) < 3:
+        raise ValueError(f"x must be (n, d) with n >= 3, got shape {x.shape}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(2, random_state=seed).fit_transform(x).astype(np.float32)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(30.0, (len(x) - 1) / 3)
+        return TSNE(2, init="pca", perplexity=perplexity, max_iter=max_iter, random_state=seed
+                    ).fit_transform(x).astype(np.float32)
+    raise ValueError(f"unknown method {method!r}: use 'pca' or 'tsne'")
+
+
+def neighbour_agreement(x: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    """Mean share of each item's ``k`` nearest neighbours in ``x`` (Euclidean, the item itself left
+    out) that carry its label: how well a space (for example a 2-d map) keeps the clusters."""
+    from sklearn.neighbors import NearestNeighbors
+
+    x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(labels)
+    if len(labels) != len(x):
+        raise ValueError(f"{len(x)} rows but {len(labels)} labels")
+    if not 1 <= k < len(x):
+        raise ValueError(f"k must be in 1..{len(x) - 1}, got {k}")
+    # k + 1 neighbours, then drop the item itself wherever it appears (exact duplicates may come first)
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x, return_distance=False)
+    own = idx == np.arange(len(x))[:, None]
+    keep = ~own
+    keep[~own.any(axis=1), -1] = False  # the item itself was not among them: drop the farthest
+    neighbours = idx[keep].reshape(len(x), k)
+    return float((labels[neighbours] == labels[:, None]).mean())

@@ -1,4 +1,4 @@
-"""Unit 2 models and evaluation on a small toy UGallery, and the exercise checks."""
+"""Unit 2 models and evaluation on a small toy UGallery (the exercise checks: test_u2_exercises.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 
 from coursekit.clusters import visual_clusters
 from coursekit.datasets.ugallery import load_ugallery
-from coursekit.grading.checks import run_check
 from coursekit.inventory import evaluate_scores, last_basket_split, make_baskets, make_holdout, replay_inventory
 from coursekit.models.visrank import PopularityRanker, RandomRanker, VisRank
 from coursekit.sampling.curatornet import SamplingContext, sample_all, split_triples
@@ -93,61 +92,6 @@ def test_evaluate_scores_perfect_and_reversed():
     assert out["auc"] == 1.0 and out["ndcg@2"] == 1.0 and out["recall@2"] == 1.0
     out = evaluate_scores(-good, h, ks=(2,))
     assert out["auc"] == 0.0 and out["recall@2"] == 0.0
-
-
-# --------------------------------------------------------------------------- exercise checks
-
-def _available_mask(upload, times, indptr, items, queries):
-    from coursekit.inventory import replay_inventory
-
-    return replay_inventory(upload, times, indptr, items).mask(queries)
-
-
-def _sample1(profile, n, rng):
-    from coursekit.sampling.curatornet import _pick_in_rows, _pick_outside_rows
-
-    users = rng.integers(0, profile.shape[0], n)
-    return users, _pick_in_rows(profile, users, rng), _pick_outside_rows(profile, users, rng)
-
-
-def _check3(users, pos, neg, profile, artist, cluster):
-    la = np.zeros((profile.shape[0], artist.max() + 1), bool)
-    lc = np.zeros((profile.shape[0], cluster.max() + 1), bool)
-    u, i = np.nonzero(profile)
-    la[u, artist[i]] = True
-    lc[u, cluster[i]] = True
-    assert not profile[users, pos].any()
-    assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
-    assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
-
-
-def _auc(scores, relevant, candidates):
-    from coursekit.metrics import auc_score
-
-    rel = np.zeros(len(scores), bool)
-    rel[relevant] = True
-    return auc_score(scores[None], rel[None], candidates[None])[0]
-
-
-def test_exercise_checks_pass_good_and_fail_wrong_answers():
-    from coursekit.models.torch_curatornet import bpr_loss
-
-    assert run_check("u2.available_mask", _available_mask).passed
-    assert not run_check("u2.available_mask",
-                         lambda up, t, ip, it, q: np.asarray(q)[:, None] >= np.asarray(up)[None, :]).passed
-    assert run_check("u2.sample_profile_items", _sample1).passed
-    assert not run_check("u2.sample_profile_items",
-                         lambda p, n, rng: (lambda u: (u, _sample1(p, n, rng)[1], rng.integers(0, p.shape[1], n)))(
-                             rng.integers(0, p.shape[0], n))).passed
-    assert run_check("u2.check_strategy3", _check3).passed
-    assert not run_check("u2.check_strategy3", lambda *a, **k: None).passed
-    assert run_check("u2.bpr_loss", bpr_loss).passed
-    import torch
-
-    assert not run_check("u2.bpr_loss", lambda p, n: -torch.log(torch.sigmoid(p - n)).mean()).passed
-    assert run_check("u2.auc_available", _auc).passed
-    assert not run_check("u2.auc_available", lambda s, r, c: _auc(s, r, np.ones_like(c))).passed
-    assert run_check("u2.auc_available", lambda s, r, c: (_ for _ in ()).throw(NotImplementedError())).status == "not attempted"
 
 
 def test_vbpr_learns_from_real_user_triples(setup):
@@ -243,3 +187,81 @@ def test_monitor_chooses_the_epoch(setup):
     assert model.best_epoch_ == 2 and len(model.history_) == 4  # stopped after two worse epochs
     assert [round(r["monitor"], 2) for r in model.history_] == [0.5, 0.9, 0.6, 0.55]
     assert not any(seen)  # the monitor sees the network in evaluation mode
+
+
+# --------------------------------------------------------------------------- the map of the artworks
+
+def _agreement_reference(x, labels, k):
+    """Loops: each item's k nearest other items by Euclidean distance, share with its label."""
+    shares = []
+    for i in range(len(x)):
+        d = np.sqrt(((x - x[i]) ** 2).sum(1))
+        d[i] = np.inf
+        nearest = np.argsort(d, kind="stable")[:k]
+        shares.append(np.mean(labels[nearest] == labels[i]))
+    return float(np.mean(shares))
+
+
+def test_neighbour_agreement_matches_a_loop_and_hand_cases():
+    from coursekit.clusters import neighbour_agreement
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 5))
+    labels = rng.integers(0, 4, 120)
+    for k in (1, 5, 10):
+        assert neighbour_agreement(x, labels, k) == pytest.approx(_agreement_reference(x, labels, k), abs=1e-12)
+    blobs = np.r_[rng.normal(0, 0.1, (20, 2)), rng.normal(10, 0.1, (20, 2))]
+    assert neighbour_agreement(blobs, np.repeat([0, 1], 20), k=5) == 1.0
+    assert neighbour_agreement(blobs, np.tile([0, 1], 20), k=19) == pytest.approx(9 / 19)
+    with pytest.raises(ValueError, match="k must be"):
+        neighbour_agreement(x, labels, k=120)
+    with pytest.raises(ValueError, match="labels"):
+        neighbour_agreement(x, labels[:-1])
+
+
+def test_map_2d_is_the_pca_plane_or_a_seeded_tsne():
+    from sklearn.decomposition import PCA
+
+    from coursekit.clusters import map_2d
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(80, 6)) * np.array([5, 3, 1, 1, 1, 1])
+    xy = map_2d(x, method="pca")
+    ref = PCA(2).fit_transform(x)
+    assert xy.shape == (80, 2) and xy.dtype == np.float32
+    np.testing.assert_allclose(np.abs(xy), np.abs(ref), atol=1e-4)  # the same plane, up to the axes' signs
+    np.testing.assert_allclose(xy.var(0), ref.var(0), rtol=1e-4)
+    tsne = map_2d(x[:40], method="tsne", seed=3, max_iter=250)
+    np.testing.assert_array_equal(tsne, map_2d(x[:40], method="tsne", seed=3, max_iter=250))
+    assert tsne.shape == (40, 2) and np.isfinite(tsne).all()
+    with pytest.raises(ValueError, match="unknown method"):
+        map_2d(x, method="umap")
+
+
+def test_cluster_scatter_colours_every_cluster_or_highlights_a_few():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coursekit.plots import cluster_scatter
+
+    rng = np.random.default_rng(2)
+    xy = rng.normal(size=(300, 2))
+    labels = rng.integers(0, 45, 300)
+    fig = cluster_scatter(xy, labels, title="all")
+    colours = fig.axes[0].collections[0].get_facecolors()
+    assert len(colours) == 300
+    by_label = {}
+    for lab, c in zip(labels, map(tuple, colours)):
+        by_label.setdefault(lab, set()).add(c)
+    assert all(len(c) == 1 for c in by_label.values())  # one colour per cluster ...
+    assert len({next(iter(c)) for c in by_label.values()}) == len(by_label)  # ... and a different one each
+    plt.close(fig)
+    fig = cluster_scatter(xy, labels, highlight=[3, 7])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["other clusters", "cluster 3", "cluster 7"]
+    assert len(fig.axes[0].collections[1].get_offsets()) == (labels == 3).sum()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one label per row"):
+        cluster_scatter(xy, labels[:-1])

@@ -1,0 +1,466 @@
+"""Unit 2 exercises: independent correct answers pass, the package versions are refused ("write it
+yourself"), wrong answers fail with hints in two steps, the hidden parts of the solution give partly
+right answers partial credit (run as the grader runs them, without a kernel), and no cell after an
+exercise needs the student's answer."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts, run_check
+from coursekit.grading.delegation import MESSAGE
+from coursekit.grading.grade import grading_specs
+from coursekit.grading.release import EXERCISE_RE
+from coursekit.grading.scoring import hidden_cell_source, score_exercise
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTION = REPO / "solutions" / "02_curatornet.ipynb"
+EXERCISES = ["u2.available_mask", "u2.sample_profile_items", "u2.check_strategy3", "u2.bpr_loss",
+             "u2.auc_available"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_attempts():
+    reset_attempts()
+    yield
+    reset_attempts()
+
+
+def _notebook(source: str, **names) -> dict:
+    """A notebook-like namespace: ``source`` runs in it as a student's cell would."""
+    import pandas as pd
+    import torch
+
+    ns = {"__name__": "__main__", "np": np, "pd": pd, "torch": torch, **names}
+    exec(compile(textwrap.dedent(source), "<ipython-input-1>", "exec"), ns)  # noqa: S102 - a notebook cell
+    return ns
+
+
+def _answer(exercise_id, source):
+    return _notebook(source)[exercise_id.split(".")[1]]
+
+
+def _refused(exercise_id, answer, package_name):
+    result = run_check(exercise_id, answer)
+    assert result.status == FAILED, result
+    assert result.message.startswith(MESSAGE), result.message
+    assert package_name in result.message, result.message
+
+
+# --------------------------------------------------------------------------- independent answers
+
+GOOD = {
+    "u2.available_mask": """
+        def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
+            up = np.asarray(upload_time)
+            sales = pd.DataFrame({"item": np.asarray(purchase_items),
+                                  "t": np.repeat(np.asarray(purchase_time), np.diff(purchase_indptr))})
+            g = sales.groupby("item")["t"].agg(["count", "first"])
+            once = g[(g["count"] == 1) & (g["first"].to_numpy() >= up[g.index.to_numpy()])]
+            gone = np.full(len(up), np.inf)
+            gone[once.index.to_numpy()] = once["first"].to_numpy()
+            t = np.asarray(times, dtype=float)[:, None]
+            return (up[None, :] <= t) & (t <= gone[None, :])
+    """,
+    "u2.sample_profile_items": """
+        def sample_profile_items(profile, n, rng):
+            dense = profile.toarray().astype(bool)
+            users = rng.choice(np.flatnonzero(dense.any(1)), n)
+            pos, neg = np.empty(n, np.int64), np.empty(n, np.int64)
+            for u in np.unique(users):  # one group of draws per user
+                rows = np.flatnonzero(users == u)
+                pos[rows] = rng.choice(np.flatnonzero(dense[u]), len(rows))
+                neg[rows] = rng.choice(np.flatnonzero(~dense[u]), len(rows))
+            return users, pos, neg
+    """,
+    "u2.check_strategy3": """
+        def check_strategy3(users, pos, neg, profile, artist, cluster):
+            for u, p, q in zip(users, pos, neg):  # sample by sample: slow but plainly correct
+                mine = np.flatnonzero(profile[u])
+                artists, clusters = set(artist[mine].tolist()), set(cluster[mine].tolist())
+                assert not profile[u, p], "positive in the profile"
+                assert artist[p] in artists and cluster[p] in clusters, "positive outside the user's taste"
+                assert artist[q] not in artists and cluster[q] not in clusters, "negative in the user's taste"
+    """,
+    "u2.bpr_loss": """
+        def bpr_loss(pos_scores, neg_scores):
+            return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
+    """,
+    "u2.auc_available": """
+        def auc_available(scores, relevant, candidates):
+            rel = np.zeros(len(scores), bool)
+            rel[relevant] = True
+            d = scores[rel & candidates][:, None] - scores[~rel & candidates][None, :]
+            return float(((d > 0) + 0.5 * (d == 0)).mean())
+    """,
+}
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_an_independent_answer_passes(exercise_id):
+    result = run_check(exercise_id, _answer(exercise_id, GOOD[exercise_id]))
+    assert result.status == PASSED, result
+    assert result.hint == ""
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_points_hints_and_delegates_are_declared(exercise_id):
+    ex = get_exercise(exercise_id)
+    assert 1 <= ex.points <= 4 and len(ex.hints) == 2 and ex.delegates
+    assert len(ex.hints[1]) > len(ex.hints[0]) / 2  # the second hint says more, not nothing
+
+
+def test_points_follow_difficulty():
+    points = {e: get_exercise(e).points for e in EXERCISES}
+    assert points == {"u2.available_mask": 3, "u2.sample_profile_items": 4, "u2.check_strategy3": 3,
+                      "u2.bpr_loss": 2, "u2.auc_available": 3}
+
+
+def test_no_hint_names_the_stable_call():
+    """The hints of issue 14 that gave the answer away are gone."""
+    for exercise_id in EXERCISES:
+        for hint in get_exercise(exercise_id).hints:
+            assert "softplus(neg" not in hint.replace(" ", "") and "[users, artist[pos]]" not in hint
+
+
+def test_not_attempted_shows_no_hint():
+    def todo(*args):
+        raise NotImplementedError
+
+    for exercise_id in EXERCISES:
+        result = run_check(exercise_id, todo)
+        assert result.status == NOT_ATTEMPTED and result.hint == ""
+
+
+# --------------------------------------------------------------------------- the package version is refused
+
+def test_available_mask_refuses_the_replay():
+    ns = _notebook("""
+        from coursekit.inventory import replay_inventory as replay
+        def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
+            return replay(upload_time, purchase_time, purchase_indptr, purchase_items).mask(times)
+    """)
+    _refused("u2.available_mask", ns["available_mask"], "replay_inventory")
+    ns = _notebook("""
+        import coursekit.inventory as inv
+        def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
+            on = [inv.replay_per_query(upload_time, purchase_time, purchase_indptr, purchase_items, int(t))
+                  for t in times]
+            return np.array([[i in s for i in range(len(upload_time))] for s in on])
+    """)
+    _refused("u2.available_mask", ns["available_mask"], "replay_per_query")
+    ns = _notebook("""
+        from coursekit.inventory import Availability
+        def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
+            n = len(upload_time)  # the removal times by hand, the package's window test
+            return Availability(np.asarray(upload_time), np.full(n, 2**62), np.ones(n, bool)).mask(times)
+    """)
+    _refused("u2.available_mask", ns["available_mask"], "Availability")
+
+
+def test_sample_profile_items_refuses_the_package_sampler():
+    ns = _notebook("""
+        from coursekit.sampling.curatornet import _pick_in_rows, _pick_outside_rows
+        def sample_profile_items(profile, n, rng):
+            users = rng.choice(np.flatnonzero(np.diff(profile.indptr)), n)
+            return users, _pick_in_rows(profile, users, rng), _pick_outside_rows(profile, users, rng)
+    """)
+    _refused("u2.sample_profile_items", ns["sample_profile_items"], "_pick_in_rows")
+    ns = _notebook("""
+        from coursekit.sampling import curatornet as cn
+        def sample_profile_items(profile, n, rng):  # positives by hand, the package's membership test
+            users = rng.choice(np.flatnonzero(np.diff(profile.indptr)), n)
+            pos = np.array([rng.choice(profile.indices[profile.indptr[u]:profile.indptr[u + 1]]) for u in users])
+            neg = rng.integers(0, profile.shape[1], n)
+            bad = cn.member(profile, users, neg)
+            while bad.any():
+                neg[bad] = rng.integers(0, profile.shape[1], bad.sum())
+                bad = cn.member(profile, users, neg)
+            return users, pos, neg
+    """)
+    _refused("u2.sample_profile_items", ns["sample_profile_items"], "member")
+
+
+def test_check_strategy3_refuses_the_package_check():
+    ns = _notebook("""
+        import scipy.sparse as sp
+        from coursekit.inventory import _liked
+        def check_strategy3(users, pos, neg, profile, artist, cluster):
+            p = sp.csr_matrix(profile)
+            la = _liked(p, artist, artist.max() + 1).toarray()
+            lc = _liked(p, cluster, cluster.max() + 1).toarray()
+            assert not profile[users, pos].any()
+            assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
+            assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
+    """)
+    _refused("u2.check_strategy3", ns["check_strategy3"], "_liked")
+
+
+def test_bpr_loss_refuses_the_package_loss():
+    from coursekit.models import torch_curatornet
+
+    _refused("u2.bpr_loss", torch_curatornet.bpr_loss, "bpr_loss")
+    ns = _notebook("""
+        from coursekit.models.torch_curatornet import bpr_loss as package_loss
+        def bpr_loss(pos_scores, neg_scores):
+            return package_loss(pos_scores, neg_scores)
+    """)
+    _refused("u2.bpr_loss", ns["bpr_loss"], "coursekit.models.torch_curatornet.bpr_loss")
+    # later cells get the package loss back untouched
+    import torch
+
+    assert abs(float(torch_curatornet.bpr_loss(torch.zeros(2), torch.zeros(2))) - np.log(2)) < 1e-6
+
+
+def test_auc_available_refuses_the_package_metrics():
+    ns = _notebook("""
+        from coursekit import metrics
+        def auc_available(scores, relevant, candidates):
+            return metrics.auc_score(scores[None], [relevant], candidates[None])[0]
+    """)
+    _refused("u2.auc_available", ns["auc_available"], "auc_score")
+    ns = _notebook("""
+        from coursekit.metrics import pair_auc
+        def auc_available(scores, relevant, candidates):
+            rel = np.zeros(len(scores))
+            rel[relevant] = 1
+            return pair_auc(rel[candidates], scores[candidates])
+    """)
+    _refused("u2.auc_available", ns["auc_available"], "pair_auc")
+
+
+# --------------------------------------------------------------------------- wrong answers, hints in two steps
+
+def _edit(exercise_id, old, new):
+    source = GOOD[exercise_id]
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+WRONG = {
+    "u2.available_mask": {
+        "gone already at the sale time": _edit("u2.available_mask", "(t <= gone[None, :])", "(t < gone[None, :])"),
+        "prints leave at their first sale too": _edit("u2.available_mask", '(g["count"] == 1) & ', ""),
+        "a sale logged before the upload removes the artwork": _edit(
+            "u2.available_mask", ' & (g["first"].to_numpy() >= up[g.index.to_numpy()])', ""),
+    },
+    "u2.sample_profile_items": {
+        "negatives never redrawn": _edit("u2.sample_profile_items", "np.flatnonzero(~dense[u])",
+                                         "dense.shape[1]"),
+        "users in proportion to their profile size": _edit(
+            "u2.sample_profile_items", "users = rng.choice(np.flatnonzero(dense.any(1)), n)",
+            "users = np.nonzero(dense)[0][rng.integers(0, dense.sum(), n)]"),
+        "always the first profile item": _edit(
+            "u2.sample_profile_items", "rng.choice(np.flatnonzero(dense[u]), len(rows))",
+            "np.flatnonzero(dense[u])[0]"),
+    },
+    "u2.check_strategy3": {
+        "negatives checked against artists only": _edit(
+            "u2.check_strategy3", " and cluster[q] not in clusters", ""),
+        "the outside-the-profile rule forgotten": _edit(
+            "u2.check_strategy3", 'assert not profile[u, p], "positive in the profile"', "pass"),
+        "accepts everything": "def check_strategy3(users, pos, neg, profile, artist, cluster):\n    pass\n",
+    },
+    "u2.bpr_loss": {
+        "-log(sigmoid) overflows for large margins": _edit(
+            "u2.bpr_loss", "-torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()",
+            "-torch.log(torch.sigmoid(pos_scores - neg_scores)).mean()"),
+        "a sum, not a mean": _edit("u2.bpr_loss", ".mean()", ".sum()"),
+        "the margin's sign swapped": _edit("u2.bpr_loss", "pos_scores - neg_scores", "neg_scores - pos_scores"),
+    },
+    "u2.auc_available": {
+        "ties counted as losses": _edit("u2.auc_available", " + 0.5 * (d == 0)", ""),
+        "relevant artworks no longer on offer still counted": _edit(
+            "u2.auc_available", "scores[rel & candidates]", "scores[rel]"),
+        "every artwork a candidate": _edit("u2.auc_available", "rel[relevant] = True",
+                                           "rel[relevant] = True\n            candidates = np.ones(len(scores), bool)"),
+    },
+}
+
+
+@pytest.mark.parametrize("exercise_id, mistake", [(e, m) for e, ms in WRONG.items() for m in ms])
+def test_a_wrong_answer_fails_with_the_first_then_the_second_hint(exercise_id, mistake):
+    answer = _answer(exercise_id, WRONG[exercise_id][mistake])
+    hints = get_exercise(exercise_id).hints
+    first = run_check(exercise_id, answer)
+    assert first.status in (FAILED, ERROR) and first.hint == hints[0], first
+    second = run_check(exercise_id, answer)
+    assert second.status in (FAILED, ERROR) and second.hint == hints[1], second
+    assert run_check(exercise_id, _answer(exercise_id, GOOD[exercise_id])).hint == ""  # passed: no hint
+
+
+# --------------------------------------------------------------------------- hidden parts: partial credit
+
+@pytest.fixture(scope="module")
+def specs():
+    return {s.id: s for s in grading_specs(nbformat.read(SOLUTION, as_version=4))}
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    """What the hidden tests read from the notebook, on a small toy gallery."""
+    import torch
+
+    from coursekit.clusters import visual_clusters
+    from coursekit.datasets.ugallery import load_ugallery
+    from coursekit.inventory import last_basket_split, make_baskets, replay_inventory
+    from coursekit.sampling import curatornet as cn
+
+    data = load_ugallery("toy", seed=1, data_home=tmp_path_factory.mktemp("ug"), n_artworks=900, n_artists=40,
+                         n_styles=12, n_users=260, emb_dim=48)
+    vc = visual_clusters(data.embeddings, n_components=16, n_clusters=12, n_restarts=1, seed=0)
+    baskets = make_baskets(data.purchase_user, data.purchase_time, data.purchase_indptr, data.purchase_items,
+                           data.n_users, data.n_items)
+    split = last_basket_split(baskets, data.artist, vc.labels, data.n_users)
+    availability = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    return {"data": data, "vc": vc, "split": split, "availability": availability, "cn": cn, "torch": torch}
+
+
+def _grade(spec, student_source, state):
+    """Run the grader's cell for one exercise after the student's cell; return (points, pieces)."""
+    ns = _notebook(student_source, **state)
+    exec(compile(hidden_cell_source(spec).replace("_ck_run.report()", ""), "<grader>", "exec"), ns)  # noqa: S102
+    report = ns["_ck_run"].result
+    return score_exercise(spec, report).points, report["pieces"]
+
+
+def _parts_passed(pieces):
+    return {name for name, status in pieces.items() if status == PASSED and name != "setup"}
+
+
+def test_every_exercise_has_hidden_parts_that_leave_the_check_a_point(specs):
+    assert list(specs) == EXERCISES
+    for exercise_id, spec in specs.items():
+        assert spec.hidden.parts, exercise_id
+        assert spec.points - spec.hidden.part_points == 1, exercise_id  # the visible check earns 1
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_the_grader_gives_an_independent_answer_full_points(specs, state, exercise_id):
+    got, pieces = _grade(specs[exercise_id], GOOD[exercise_id], state)
+    assert got == specs[exercise_id].points, pieces
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_the_grader_gives_a_delegating_answer_nothing(specs, state, exercise_id):
+    delegating = {
+        "u2.available_mask": """
+            from coursekit.inventory import replay_inventory
+            def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
+                return replay_inventory(upload_time, purchase_time, purchase_indptr, purchase_items).mask(times)
+        """,
+        "u2.sample_profile_items": """
+            from coursekit.sampling import curatornet as _cn
+            def sample_profile_items(profile, n, rng):
+                users = rng.choice(np.flatnonzero(np.diff(profile.indptr)), n)
+                return users, _cn._pick_in_rows(profile, users, rng), _cn._pick_outside_rows(profile, users, rng)
+        """,
+        "u2.check_strategy3": """
+            import scipy.sparse as sp
+            from coursekit.inventory import _liked
+            def check_strategy3(users, pos, neg, profile, artist, cluster):
+                p = sp.csr_matrix(profile)
+                la = _liked(p, artist, artist.max() + 1).toarray()
+                lc = _liked(p, cluster, cluster.max() + 1).toarray()
+                assert not profile[users, pos].any()
+                assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
+                assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
+        """,
+        "u2.bpr_loss": """
+            from coursekit.models import torch_curatornet
+            def bpr_loss(pos_scores, neg_scores):
+                return torch_curatornet.bpr_loss(pos_scores, neg_scores)
+        """,
+        "u2.auc_available": """
+            from coursekit.metrics import auc_score
+            def auc_available(scores, relevant, candidates):
+                return auc_score(scores[None], [relevant], candidates[None])[0]
+        """,
+    }[exercise_id]
+    got, pieces = _grade(specs[exercise_id], delegating, state)
+    assert got == 0, pieces
+
+
+PARTLY_RIGHT = {
+    # mistake: (exercise, expected points, parts passed)
+    "gone already at the sale time": (
+        "u2.available_mask", 1, {"artworks arrive at their upload, and those not sold exactly once never leave"}),
+    "prints leave at their first sale too": (
+        "u2.available_mask", 1, {"an artwork sold once stays on offer up to its sale time included; a sale logged "
+                                 "before its upload removes nothing"}),
+    "a sale logged before the upload removes the artwork": (
+        "u2.available_mask", 1, {"artworks arrive at their upload, and those not sold exactly once never leave"}),
+    "negatives never redrawn": (
+        "u2.sample_profile_items", 2, {"users uniform among the users with a profile, whatever its size",
+                                       "positives uniform over the profile, negatives uniform over the items "
+                                       "outside it"}),
+    "users in proportion to their profile size": (
+        "u2.sample_profile_items", 2, {"on the notebook's profiles, every positive inside and every negative "
+                                       "outside the user's profile",
+                                       "positives uniform over the profile, negatives uniform over the items "
+                                       "outside it"}),
+    "always the first profile item": (
+        "u2.sample_profile_items", 2, {"on the notebook's profiles, every positive inside and every negative "
+                                       "outside the user's profile",
+                                       "users uniform among the users with a profile, whatever its size"}),
+    "negatives checked against artists only": (
+        "u2.check_strategy3", 1, {"rejects one bad positive anywhere in a batch: inside the profile, or by an "
+                                  "artist or in a cluster never bought from"}),
+    "the outside-the-profile rule forgotten": (
+        "u2.check_strategy3", 1, {"rejects one bad negative anywhere in a batch: by an artist or in a cluster the "
+                                  "user bought from"}),
+    "-log(sigmoid) overflows for large margins": (
+        "u2.bpr_loss", 1, {"the mean loss and its gradient at ordinary margins"}),
+    "ties counted as losses": (
+        "u2.auc_available", 1, {"only candidates count: relevant artworks no longer on offer are left out"}),
+    "relevant artworks no longer on offer still counted": (
+        "u2.auc_available", 1, {"tied scores count one half"}),
+}
+
+
+def _mistake_source(mistake):
+    for answers in WRONG.values():
+        if mistake in answers:
+            return answers[mistake]
+    raise KeyError(mistake)
+
+
+@pytest.mark.parametrize("mistake", list(PARTLY_RIGHT))
+def test_a_partly_right_answer_gets_partial_credit(specs, state, mistake):
+    exercise_id, points, passed = PARTLY_RIGHT[mistake]
+    got, pieces = _grade(specs[exercise_id], _mistake_source(mistake), state)
+    assert (got, _parts_passed(pieces)) == (points, passed), pieces
+    assert pieces.get("setup", PASSED) == PASSED
+    assert 0 < got < specs[exercise_id].points
+
+
+# --------------------------------------------------------------------------- a stuck student carries on
+
+def test_no_later_cell_needs_an_unfinished_exercise():
+    """Each exercise's function is used only in its own cell and its check cell: every later cell
+    calls the package, so a student stuck on one exercise runs the rest of the unit."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    found = {}
+    for k, (i, src) in enumerate(code):
+        match = EXERCISE_RE.search(src)
+        if not match:
+            continue
+        defined = [n.name for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)]
+        assert len(defined) == 1, (match.group(1), defined)
+        name = defined[0]
+        check_cell = code[k + 1][1]
+        assert f'check("{match.group(1)}", {name})' in check_cell
+        found[match.group(1)] = name
+        for j, other in code:
+            if j in (i, code[k + 1][0]):
+                continue
+            names = {n.id for n in ast.walk(ast.parse(other.replace("%", "#"))) if isinstance(n, ast.Name)}
+            assert name not in names, f"code cell {j} uses the student's {name}"
+    assert list(found) == EXERCISES
