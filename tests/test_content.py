@@ -189,3 +189,113 @@ def test_toy_gains_file_is_checked(tmp_path):
     with pytest.raises(DataError, match="positive gains") as info:
         read_art(tmp_path)
     assert "toy_gains.json" in str(info.value)
+
+
+# --------------------------------------------------------------------------- "because you bought X"
+
+def _slow_explain(feats, metric, consumed, recommended):
+    """For each recommended item, the consumed item with the largest similarity (ties: lower index)."""
+    x = feats.astype(np.float64)
+    if metric == "cosine":
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    out, sims = [], []
+    for i in recommended:
+        if i < 0 or not len(consumed):
+            out.append(-1)
+            sims.append(np.nan)
+            continue
+        best, best_sim = -1, -np.inf
+        for j in sorted(consumed):
+            s = x[i] @ x[j] if metric == "cosine" else -np.linalg.norm(x[i] - x[j])
+            if s > best_sim:
+                best, best_sim = j, s
+        out.append(best)
+        sims.append(best_sim)
+    return out, sims
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_explain_names_the_profile_item_that_contributed_most(feats, metric):
+    rng = np.random.default_rng(8)
+    n_users = 9
+    consumed = [rng.choice(120, size=rng.integers(1, 7), replace=False) for _ in range(n_users)]
+    consumed[4] = np.array([], dtype=np.int64)  # an empty profile explains nothing
+    rows = np.repeat(np.arange(n_users), [len(c) for c in consumed])
+    profiles = sp.csr_matrix((np.ones(len(rows)), (rows, np.concatenate(consumed))), shape=(n_users, 120))
+    model = ContentRecommender(metric).fit(feats)
+    recommended, _ = model.recommend(profiles, 6)
+    recommended[1, -2:] = -1  # padding
+    because, sim = model.explain(profiles, recommended)
+    assert because.shape == sim.shape == recommended.shape
+    for u in range(n_users):
+        expected, expected_sim = _slow_explain(feats, metric, consumed[u].tolist(), recommended[u].tolist())
+        assert because[u].tolist() == expected
+        assert np.allclose(sim[u], expected_sim, equal_nan=True, atol=1e-5)
+    assert (because[4] == -1).all() and (because[1, -2:] == -1).all()
+    # the explanation is the largest term of the score: similarity / |profile| >= score of every other term
+    scores = model.score_users(profiles)
+    u = 0
+    for t, i in enumerate(recommended[u]):
+        terms = model.similarity([i])[0, consumed[u]]
+        assert scores[u, i] == pytest.approx(terms.mean(), abs=1e-5)
+        assert sim[u, t] == pytest.approx(terms.max(), abs=1e-5)
+
+
+def test_explain_breaks_ties_by_the_lower_index():
+    feats = np.array([[1.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 1.0]], np.float32)  # 0, 1, 2 point the same way
+    profiles = sp.csr_matrix(np.array([[0, 1, 1, 0]], float))
+    because, sim = ContentRecommender("cosine").fit(feats).explain(profiles, np.array([[0, 3]]))
+    assert because.tolist() == [[1, 1]] and np.allclose(sim, [[1.0, 0.0]])
+    with pytest.raises(ValueError, match="rows"):
+        ContentRecommender("cosine").fit(feats).explain(profiles, np.array([[0], [1]]))
+
+
+# --------------------------------------------------------------------------- unit-1 plots
+
+def test_because_grid_puts_each_explanation_under_its_recommendation():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coursekit.plots import because_grid
+
+    red, blue = np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 255, 255
+    fig = because_grid([red, red, None], [blue, blue, blue], ["#1", "#2", "#3"], ["a", "b", "c"],
+                       highlight=[True, False, False])
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_title() for ax in axes[1]] == ["a", "b", "c"]
+    assert (axes[1, 0].images[0].get_array()[..., 2] == 255).all()  # explanations in the bottom row
+    assert axes[0, 0].spines["top"].get_linewidth() == 3 and axes[0, 1].spines["top"].get_linewidth() != 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="explanations"):
+        because_grid([red], [blue, blue])
+
+
+def test_embedding_map_spreads_thumbnails_and_colours_by_category():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.offsetbox import AnnotationBbox
+
+    from coursekit.plots import _spread_points, embedding_map
+
+    rng = np.random.default_rng(0)
+    xy = np.concatenate([rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + 20])
+    rows = _spread_points(xy, 9)
+    assert 2 <= len(rows) <= 9 and len(set(rows.tolist())) == len(rows)
+    assert (rows < 50).any() and (rows >= 50).any()  # both clusters get a thumbnail
+    assert np.array_equal(rows, _spread_points(xy, 9))
+    asked = []
+    fig = embedding_map(xy, colour=np.repeat([3, 7], 50), images=lambda r: asked.append(r) or [None] * len(r),
+                        thumbnails=9, title="t")
+    ax = fig.axes[0]
+    boxes = [a for a in ax.artists if isinstance(a, AnnotationBbox)]
+    assert len(boxes) == len(asked[0]) == len(rows)
+    colours = ax.collections[0].get_facecolors()
+    assert len(np.unique(colours[:50], axis=0)) == 1 and not np.allclose(colours[0], colours[50])
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        embedding_map(np.zeros((5, 3)))

@@ -95,6 +95,53 @@ class ContentRecommender:
             scores = mask_items(scores, sp.csr_matrix(profiles))
         return top_k(scores, k)
 
+    def explain(self, profiles, recommended):
+        """"Because you bought X": the profile item that contributed most to each recommended score.
+
+        A user's score of item ``i`` is the mean of ``similarity(i, j)`` over the items ``j`` of the
+        profile (:meth:`score_users`), so the largest term, the most similar profile item, is the
+        one that pushed ``i`` up most. ``profiles`` (n_users, n_items) as for :meth:`score_users`;
+        ``recommended`` int (n_users, k) with ``-1`` padding.
+
+        Returns ``(because, similarity)``, each (n_users, k): the profile item index (``-1`` for a
+        padded slot or an empty profile; ties go to the lower index) and its similarity to the
+        recommended item (NaN there). Vectorised over the (slot, profile item) pairs: the cost is
+        k x (profile entries) x d, never a dense (users x k x n_items) array.
+        """
+        self._check_fitted()
+        p = sp.csr_matrix(profiles, dtype=np.float64)
+        p.sum_duplicates()
+        rec = np.atleast_2d(np.asarray(recommended, dtype=np.int64))
+        n_users, k = rec.shape
+        if p.shape[0] != n_users:
+            raise ValueError(f"profiles has {p.shape[0]} rows but recommended has {n_users}")
+        because = np.full((n_users, k), -1, np.int64)
+        best = np.full((n_users, k), np.nan)
+        lengths = np.diff(p.indptr)
+        # one (slot, profile item) pair per profile entry and slot: slot-major, items ascending
+        slot_user = np.repeat(np.arange(n_users), k)
+        slot_item = rec.ravel()
+        per_slot = np.where(slot_item >= 0, lengths[slot_user], 0)
+        if per_slot.sum() == 0:
+            return because, best
+        pair_slot = np.repeat(np.arange(n_users * k), per_slot)
+        start = np.repeat(p.indptr[slot_user] - np.cumsum(per_slot) + per_slot, per_slot)
+        pair_prof = p.indices[start + np.arange(per_slot.sum())]
+        a = self.features_[slot_item[pair_slot]].astype(np.float64)
+        b = self.features_[pair_prof].astype(np.float64)
+        if self.metric == "cosine":
+            sim = np.einsum("ij,ij->i", a, b)
+        else:
+            sim = -np.sqrt(np.maximum(np.einsum("ij,ij->i", a - b, a - b), 0.0))
+        # per slot: the largest similarity, ties to the lower item index (lexsort by slot, -sim, item)
+        order = np.lexsort((pair_prof, -sim, pair_slot))
+        first = np.r_[True, pair_slot[order][1:] != pair_slot[order][:-1]]
+        winners = order[first]
+        slots = pair_slot[winners]
+        because.ravel()[slots] = pair_prof[winners]
+        best.ravel()[slots] = sim[winners]
+        return because, best
+
 
 def compare_settings(feature_sets: dict, profiles, relevant, k: int = 10, *,
                      metrics: tuple[str, ...] = METRICS, auc: bool = True):

@@ -1,4 +1,9 @@
-"""Unit 1 exercises: z-score, cosine top-k, profile recommendation, nDCG@k."""
+"""Unit 1 exercises: z-score, cosine top-k, profile recommendation, nDCG@k, MMR re-ranking.
+
+Every expected value is computed here with plain NumPy, independently of the package version each
+exercise re-implements (declared in ``delegates``: those raise in the student's code while a
+check runs, and the cells after the exercise use them).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,13 @@ def _rng():
     return np.random.default_rng(12345)
 
 
-@exercise("u1.zscore", title="z-score normalisation with a zero-variance guard",
-          hint="Use the mean and standard deviation of each column (axis=0); where the standard "
-               "deviation is 0, divide by 1 instead so dead units stay 0 and never become NaN.")
+@exercise("u1.zscore", title="z-score normalisation with a zero-variance guard", points=3,
+          hints=("Standardise column by column: which axis do the mean and the standard deviation run "
+                 "over? And what is the standard deviation of a unit that never fires, and what does "
+                 "dividing by it give?",
+                 "Compute the column means and standard deviations once, as whole arrays, and replace the "
+                 "zero deviations by 1 before you divide (np.where is one way), so a dead column stays 0."),
+          delegates=("coursekit.features.zscore",))
 def check_zscore(zscore):
     x = _rng().gamma(2.0, 1.5, size=(40, 7))
     x[:, 3] = 4.0  # a constant (dead) column
@@ -26,35 +35,50 @@ def check_zscore(zscore):
     assert np.allclose(got, expected, atol=1e-5), "columns should have mean 0 and standard deviation 1"
 
 
-@exercise("u1.cosine_topk", title="the k most similar artworks by cosine similarity",
-          hint="Normalise the rows to unit length, take one matrix-vector product, set the query's "
-               "own score to -inf, then np.argpartition(-scores, k) and sort only those k.")
+def _cosine_reference(feats, query):
+    unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    sims = unit @ unit[query]
+    sims[query] = -np.inf
+    return sims
+
+
+@exercise("u1.cosine_topk", title="the k most similar artworks by cosine similarity", points=3,
+          hints=("Cosine similarity compares directions, not lengths: what do you do to every row first? "
+                 "Then the query's scores against all rows are a single product, and the query itself "
+                 "must never come out as its own neighbour.",
+                 "Only k of the n scores are needed: np.argpartition finds the k largest in linear time "
+                 "(mind the sign, it selects the smallest), and then only those k are sorted, best first. "
+                 "Give the query's own score the lowest possible value before you select."),
+          delegates=("coursekit.models.ContentRecommender", "coursekit.ranking.top_k"))
 def check_cosine_topk(cosine_top_k):
     rng = _rng()
     feats = rng.normal(size=(300, 12))
     feats[7] *= 50.0  # cosine must not care about length
     for query, k in ((7, 5), (0, 10), (299, 1)):
-        got = np.asarray(cosine_top_k(feats, query, k))
+        got = np.asarray(cosine_top_k(feats.copy(), query, k))
         assert got.shape == (k,), f"expected {k} indices, got shape {got.shape}"
         assert query not in got, "the query itself should not be among its neighbours"
-        unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
-        sims = unit @ unit[query]
-        sims[query] = -np.inf
-        expected = np.argsort(-sims, kind="stable")[:k]
+        expected = np.argsort(-_cosine_reference(feats, query), kind="stable")[:k]
         assert np.array_equal(got, expected), (
             f"query {query}: expected {expected.tolist()}, got {got.tolist()} (best first)"
         )
 
 
-@exercise("u1.recommend", title="recommend from a user's profile, consumed items left out",
-          hint="Score every artwork by its mean cosine similarity to the consumed artworks, set the "
-               "consumed ones to -inf, and return the k best indices, best first.")
+@exercise("u1.recommend", title="recommend from a user's profile, consumed items left out", points=3,
+          hints=("A user's score for an artwork is its average cosine similarity to the artworks they "
+                 "bought. How do you get all those similarities at once, and how do you make sure "
+                 "nothing they already own can be picked?",
+                 "With unit-length rows, the rows of the consumed artworks times the transpose of all rows "
+                 "give every similarity in one product; average over the profile axis, set the consumed "
+                 "entries to minus infinity, then select the k best as in u1.cosine_topk."),
+          delegates=("coursekit.models.ContentRecommender", "coursekit.ranking.top_k",
+                     "coursekit.ranking.mask_items"))
 def check_recommend(recommend_for_profile):
     rng = _rng()
     feats = rng.normal(size=(200, 10))
     unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
     for consumed, k in (([3, 17, 42], 10), ([5], 3), ([0, 1, 2, 3, 4, 5, 6], 20)):
-        got = np.asarray(recommend_for_profile(feats, np.array(consumed), k))
+        got = np.asarray(recommend_for_profile(feats.copy(), np.array(consumed), k))
         assert got.shape == (k,), f"expected {k} indices, got shape {got.shape}"
         assert not set(got.tolist()) & set(consumed), "consumed artworks must not be recommended"
         scores = (unit[consumed] @ unit.T).mean(axis=0)
@@ -72,9 +96,15 @@ def _ndcg_reference(recommended, relevant, k):
     return dcg / idcg if idcg > 0 else 0.0
 
 
-@exercise("u1.ndcg", title="nDCG@k of one ranked list",
-          hint="DCG adds 1/log2(rank + 1) for each relevant item in the first k ranks (rank from 1); "
-               "divide by the DCG of an ideal list with min(|relevant|, k) hits at the top.")
+@exercise("u1.ndcg", title="nDCG@k of one ranked list", points=3,
+          hints=("Each hit in the first k ranks earns a discount that shrinks with its rank (rank 1 earns "
+                 "the most). What would the best possible list for this user earn, given how many "
+                 "relevant items there are and how long the list is?",
+                 "Mark the hits of the first k items with np.isin, weight each by one over the base-2 "
+                 "logarithm of (rank + 1) with ranks counted from 1, and divide the sum by the same "
+                 "weights summed over the first min(number relevant, k) ranks; a user without relevant "
+                 "items gets 0."),
+          delegates=("coursekit.metrics.ndcg_at_k", "coursekit.metrics.hits_at_k"))
 def check_ndcg(ndcg_at_k):
     cases = [
         ([1, 2, 3, 4, 5], [1], 5, 1.0),
@@ -95,3 +125,59 @@ def check_ndcg(ndcg_at_k):
             f"with {len(rel)} relevant items and k={k}: expected {expected:.4f}, got {got:.4f} "
             "(is the ideal DCG computed over min(|relevant|, k) items?)"
         )
+
+
+def _mmr_reference(scores, feats, k, lam):
+    """Greedy MMR written as plainly as possible: one candidate at a time."""
+    unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    picked: list[int] = []
+    for _ in range(k):
+        best, best_value = -1, -np.inf
+        for i in range(len(scores)):
+            if i in picked or not np.isfinite(scores[i]):
+                continue
+            penalty = max((float(unit[i] @ unit[j]) for j in picked), default=0.0)
+            value = lam * scores[i] - (1 - lam) * penalty
+            if value > best_value:
+                best, best_value = i, value
+        picked.append(best)
+    return np.array(picked)
+
+
+@exercise("u1.mmr", title="greedy maximal marginal relevance (MMR) re-ranking of one list", points=4,
+          hints=("Build the list one item at a time. At each step every candidate gets a value that "
+                 "rewards its relevance and penalises its closeness to the items already picked. Which "
+                 "similarity to the picked items counts, and what is the penalty before anything is "
+                 "picked?",
+                 "Keep, for every item, the largest cosine similarity to the items picked so far: after "
+                 "each pick, one product of the unit-length rows with the new item's row updates it "
+                 "(np.maximum). Items already picked, and those scored minus infinity, must never win "
+                 "np.argmax again; with lambda_ = 1 you should get the plain top-k back."),
+          delegates=("coursekit.ranking.mmr", "coursekit.ranking._mmr_blocks"))
+def check_mmr(mmr_rerank):
+    rng = _rng()
+    n, d, k = 80, 6, 8
+    feats = rng.normal(size=(n, d))
+    scores = rng.random(n)
+    scores[[4, 11, 30]] = -np.inf  # e.g. bought already: never picked
+    for lam in (1.0, 0.7, 0.4):
+        got = np.asarray(mmr_rerank(scores.copy(), feats.copy(), k, lam))
+        assert got.shape == (k,), f"lambda_={lam}: expected {k} indices, got shape {got.shape}"
+        assert len(set(got.tolist())) == k, f"lambda_={lam}: an item was picked twice: {got.tolist()}"
+        assert not {4, 11, 30} & set(got.tolist()), "items scored -inf must never be picked"
+        if lam == 1.0:
+            expected = np.argsort(-scores, kind="stable")[:k]
+            assert np.array_equal(got, expected), (
+                f"with lambda_ = 1 MMR is the plain top-k: expected {expected.tolist()}, got {got.tolist()}")
+            continue
+        expected = _mmr_reference(scores, feats, k, lam)
+        assert got[0] == expected[0], "the first pick has no one to be similar to: it is the most relevant item"
+        assert np.array_equal(got, expected), (
+            f"lambda_={lam}: expected {expected.tolist()}, got {got.tolist()} (in pick order; is the "
+            "penalty the largest cosine similarity to the items picked so far?)")
+    long = feats.copy()
+    long[:20] *= 40.0  # cosine similarity does not care about the length of a row
+    got = np.asarray(mmr_rerank(scores.copy(), long, k, 0.4))
+    expected = _mmr_reference(scores, feats, k, 0.4)
+    assert np.array_equal(got, expected), (
+        "rows of different lengths changed the result: the similarity should be the cosine of the rows")
