@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ._io import atomic_write_bytes, require_file
-from ._registry import DatasetSpec, RemoteFile, dataset_path, register
+from ._registry import DatasetSpec, RemoteFile, load_verified, register
 
 BASE_URL = "https://raw.githubusercontent.com/ASOS/dsf2020/main/"
 FILES = {
@@ -147,17 +147,20 @@ def _read_purchases(path: Path) -> pd.DataFrame:
     _check_parquet_bytes(path)
     try:
         table = pq.read_table(path)
+        names = table.column_names  # a damaged footer can hold names that are not UTF-8
+        missing = [c for c in (USER_COL, PRODUCT_COL) if c not in names]
+        if not missing:
+            users, products = table.column(USER_COL).combine_chunks(), table.column(PRODUCT_COL).to_pandas()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many error types for a damaged file
         detail = (str(exc).splitlines() or [""])[0]
         raise DataError(f"damaged parquet file ({type(exc).__name__}: {detail})", path=path,
                         fix=FIX) from None
-    missing = [c for c in (USER_COL, PRODUCT_COL) if c not in table.column_names]
     if missing:
-        raise DataError(f"expected the columns {USER_COL!r} and {PRODUCT_COL!r}, found {table.column_names}",
+        raise DataError(f"expected the columns {USER_COL!r} and {PRODUCT_COL!r}, found {names}",
                         path=path, fix=FIX)
     return pd.DataFrame({
-        "user_id": _decode_ids(table.column(USER_COL).combine_chunks(), path, USER_COL),
-        "product_id": _to_int64(table.column(PRODUCT_COL).to_pandas(), path, PRODUCT_COL),
+        "user_id": _decode_ids(users, path, USER_COL),
+        "product_id": _to_int64(products, path, PRODUCT_COL),
     })
 
 
@@ -262,9 +265,10 @@ def read_asos(folder: str | Path) -> AsosData:
 def load_asos(source: str = "toy", *, seed: int = 0, data_home=None, **sizes) -> AsosData:
     """The unit-5 data set: ``source="toy"`` (generated, the default) or ``"real"`` (downloaded).
 
-    ``sizes`` go to :func:`make_toy_asos` (toy only): ``n_users``, ``n_products``, ...
+    ``sizes`` go to :func:`make_toy_asos` (toy only): ``n_users``, ``n_products``, ... A damaged toy
+    folder is generated again (see :func:`~coursekit.datasets.toy_path`).
     """
-    return read_asos(dataset_path("asos", source, seed=seed, data_home=data_home, **sizes))
+    return load_verified("asos", source, read_asos, seed=seed, data_home=data_home, **sizes)
 
 
 # --------------------------------------------------------------------------- toy generator
