@@ -1,6 +1,12 @@
-"""Unit 5 exercises: id lookups, negative sampling, dot-product scores, sampled softmax loss.
+"""Unit 5 exercises: id lookups, sampled candidates, dot-product scores, the sampled softmax loss.
 
-Expected values come from NumPy references, never from the kit's own TensorFlow code.
+Each exercise re-implements part of :mod:`coursekit.models.tf_retrieval`, which the rest of the
+notebook uses: the lookup layers and the scores of :class:`~coursekit.models.tf_retrieval.TwoTower`
+(and :meth:`TFRetrieval.score`), :func:`~coursekit.models.tf_retrieval.sample_candidates` (with
+:func:`~coursekit.models.tf_retrieval.sample_negatives`, which draws the rows), and
+:func:`~coursekit.models.tf_retrieval.sampled_softmax_loss`. Those are the ``delegates``: calling
+them inside the exercise fails with "write it yourself". Expected values come from NumPy
+references written here, never from the kit's TensorFlow code or the student's.
 """
 
 from __future__ import annotations
@@ -8,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import exercise
+
+_MODULE = "coursekit.models.tf_retrieval"
 
 
 def _tf():
@@ -20,49 +28,79 @@ def _np(x):
     return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
 
 
-@exercise("u5.lookups", title="id lookup layers: raw ids to embedding rows, unknown ids to row 0",
-          hint="keras.layers.StringLookup(vocabulary=users, num_oov_indices=1) and "
-               "keras.layers.IntegerLookup(vocabulary=products, num_oov_indices=1): vocabulary item i "
-               "gets row i + 1, anything else row 0.")
+@exercise("u5.lookups", title="id lookup layers: raw ids to embedding rows, unknown ids to row 0", points=2,
+          hints=("An embedding table wants row numbers, not ids. Keras has a preprocessing layer for string "
+                 "ids and one for integer ids. Which row should the first id of the vocabulary get, which "
+                 "row an id the layer has never seen, and does the order of the vocabulary matter?",
+                 "Give each layer the vocabulary exactly in the order you received it (do not sort it): "
+                 "the i-th id must land on row i + 1. Ask for a single out-of-vocabulary index and no mask "
+                 "token, so that every unknown id shares row 0. Customer ids are strings, product ids "
+                 "integers: one layer of each kind."),
+          delegates=(f"{_MODULE}.TwoTower",))
 def check_lookups(make_lookups):
     tf = _tf()
     users = np.array(["zed", "amy", "bob"])
     products = np.array([907, 12, 55], dtype=np.int64)
-    user_lookup, product_lookup = make_lookups(users, products)
-    got_u = _np(user_lookup(tf.constant(["amy", "nobody", "zed", "bob"])))
-    assert got_u.tolist() == [2, 0, 1, 3], (
-        f"users ['amy', 'nobody', 'zed', 'bob'] should map to [2, 0, 1, 3] (vocabulary order, unknown 0), "
-        f"got {got_u.tolist()}")
-    got_p = _np(product_lookup(tf.constant([[55, 907], [1, 12]], tf.int64)))
-    assert got_p.tolist() == [[3, 1], [0, 2]], (
-        f"products [[55, 907], [1, 12]] should map to [[3, 1], [0, 2]], got {got_p.tolist()}")
+    got = make_lookups(users, products)
+    assert isinstance(got, tuple) and len(got) == 2, "return two layers: (user_lookup, product_lookup)"
+    user_lookup, product_lookup = got
+    queries = ["amy", "nobody", "zed", "bob"]
+    expected_u = [1 + users.tolist().index(q) if q in users else 0 for q in queries]
+    got_u = _np(user_lookup(tf.constant(queries))).tolist()
+    if got_u == [1 + sorted(users).index(q) if q in users else 0 for q in queries]:
+        raise AssertionError("the customers were numbered in sorted order: keep the vocabulary's own order "
+                             "(the i-th customer is row i + 1 of the embedding table)")
+    assert got_u == expected_u, (
+        f"customers {queries} should map to {expected_u} (vocabulary order from row 1, unknown ids to row 0), "
+        f"got {got_u}")
+    p_queries = np.array([[55, 907], [1, 12]], dtype=np.int64)
+    pos = {int(p): i + 1 for i, p in enumerate(products)}
+    expected_p = [[pos.get(int(p), 0) for p in row] for row in p_queries]
+    got_p = _np(product_lookup(tf.constant(p_queries))).tolist()
+    assert got_p == expected_p, (
+        f"products {p_queries.tolist()} should map to {expected_p} (a (2, 2) input keeps its shape), got {got_p}")
 
 
-@exercise("u5.sample_candidates", title="candidates: the purchase in column 0, then sampled negatives",
-          hint="Draw indices with tf.random.stateless_uniform((batch, n_negatives), seed, minval=0, "
-               "maxval=len(products), dtype=tf.int64), tf.gather the product ids, and tf.concat the "
-               "positives (reshaped to (batch, 1)) in front along axis 1.")
+@exercise("u5.sample_candidates", title="candidates: the purchase in column 0, then sampled negatives", points=3,
+          hints=("Each row is one purchase: the bought product first, then n_negatives products drawn from the "
+                 "catalogue for that purchase alone. Which TensorFlow random ops give the same numbers every "
+                 "time they get the same seed? And is it easier to draw product ids, or positions in the "
+                 "catalogue that you then translate into ids?",
+                 "Draw a batch-by-n_negatives tensor of int64 positions between 0 and the catalogue size with "
+                 "a stateless uniform op and the seed you are given; tf.gather turns positions into product "
+                 "ids. Reshape the purchases into a single column and put it in front with tf.concat."),
+          delegates=(f"{_MODULE}.sample_candidates", f"{_MODULE}.sample_negatives"))
 def check_sample_candidates(sample_candidates):
     tf = _tf()
-    products = tf.constant(np.arange(100, 400, dtype=np.int64))
-    positives = tf.constant([150, 151, 399, 100, 222], tf.int64)
+    catalogue = np.arange(100, 400, dtype=np.int64)
+    positives = np.array([150, 151, 399, 100, 222], np.int64)
     seed = tf.constant([3, 7], tf.int64)
-    a = _np(sample_candidates(positives, products, 200, seed))
-    b = _np(sample_candidates(positives, products, 200, seed))
-    assert a.shape == (5, 201), f"expected shape (5, 201), got {a.shape}"
-    assert a[:, 0].tolist() == [150, 151, 399, 100, 222], "column 0 must hold each row's purchased product"
-    assert np.isin(a[:, 1:], np.arange(100, 400)).all(), "negatives must be products of the catalogue"
+    a = _np(sample_candidates(tf.constant(positives), tf.constant(catalogue), 200, seed))
+    b = _np(sample_candidates(tf.constant(positives), tf.constant(catalogue), 200, seed))
+    assert a.shape == (5, 201), f"expected shape (5, 201): one row per purchase, 1 + 200 columns; got {a.shape}"
+    assert a[:, 0].tolist() == positives.tolist(), "column 0 must hold each row's purchased product"
+    assert np.isin(a[:, 1:], catalogue).all(), \
+        "negatives must be product ids of the catalogue (did you return positions instead of ids?)"
     assert np.array_equal(a, b), "the same seed must give the same candidates (use stateless random ops)"
-    c = _np(sample_candidates(positives, products, 200, tf.constant([4, 7], tf.int64)))
+    c = _np(sample_candidates(tf.constant(positives), tf.constant(catalogue), 200, tf.constant([4, 7], tf.int64)))
     assert not np.array_equal(a[:, 1:], c[:, 1:]), "a different seed should give different negatives"
     assert not all(np.array_equal(a[0, 1:], a[i, 1:]) for i in range(1, 5)), \
         "each purchase should get its own negatives"
-    assert len(np.unique(a[:, 1:])) > 200, "negatives should spread over the catalogue (uniform sampling)"
+    # uniform over 300 products: 1,000 draws leave about 300 * exp(-1000 / 300) ~ 11 products undrawn
+    assert len(np.unique(a[:, 1:])) > 250, "negatives should spread over the whole catalogue (uniform sampling)"
+    counts = np.bincount(np.searchsorted(catalogue, a[:, 1:].ravel()), minlength=len(catalogue))
+    assert counts[:150].sum() > 350 and counts[150:].sum() > 350, \
+        "negatives should be drawn uniformly from the whole catalogue, first half and second half alike"
 
 
-@exercise("u5.dot_scores", title="dot-product scores of users against their candidates",
-          hint="Gather the user vectors (B, d) and the candidate vectors (B, C, d), then "
-               "tf.einsum('bd,bcd->bc', u, p) (or tf.reduce_sum(u[:, None, :] * p, -1)).")
+@exercise("u5.dot_scores", title="dot-product scores of users against their candidates", points=2,
+          hints=("A score is the dot product of a customer's vector with a candidate product's vector. Look the "
+                 "vectors up first: what shape do the customer vectors have, what shape the candidate vectors, "
+                 "and along which axis do you sum?",
+                 "tf.gather reads rows of a table for row numbers of any shape: (B,) rows give (B, d), (B, C) "
+                 "rows give (B, C, d). Give the customer vectors a middle axis of length 1, multiply elementwise "
+                 "and sum over the last axis; tf.einsum can write the same contraction in one call."),
+          delegates=(f"{_MODULE}.TwoTower", f"{_MODULE}.TFRetrieval.score"))
 def check_dot_scores(dot_scores):
     tf = _tf()
     rng = np.random.default_rng(5)
@@ -72,14 +110,21 @@ def check_dot_scores(dot_scores):
     cand_rows = rng.integers(0, 9, size=(3, 7)).astype(np.int64)
     got = _np(dot_scores(tf.constant(user_table), tf.constant(product_table), tf.constant(user_rows),
                          tf.constant(cand_rows)))
-    expected = np.einsum("bd,bcd->bc", user_table[user_rows], product_table[cand_rows])
+    u = user_table[user_rows].astype(np.float64)
+    expected = np.array([[u[b] @ product_table[c] for c in cand_rows[b]] for b in range(len(user_rows))])
     assert got.shape == (3, 7), f"expected shape (3, 7) (one score per candidate), got {got.shape}"
     assert np.allclose(got, expected, atol=1e-5), "scores should be <user vector, candidate vector>"
 
 
-@exercise("u5.sampled_loss", title="softmax cross-entropy over 1 positive + N negatives, hits masked",
-          hint="Set the logits of negatives equal to the row's positive to a very low number (tf.where), "
-               "then tf.nn.sparse_softmax_cross_entropy_with_logits with label 0 for every row, and the mean.")
+@exercise("u5.sampled_loss", title="softmax cross-entropy over 1 positive + N negatives, hits masked", points=3,
+          hints=("This is a classification over 1 + N classes whose right answer is always column 0. Which "
+                 "negatives must not count as wrong answers, and what does a softmax do with a logit that is "
+                 "very negative?",
+                 "Compare every negative id with its row's purchase (broadcast the purchases into a column) to "
+                 "find the accidental hits; replace their logits, never column 0's, with a large negative "
+                 "number (tf.where). Then TensorFlow's sparse softmax cross-entropy with label 0 for every "
+                 "row, averaged over the rows."),
+          delegates=(f"{_MODULE}.sampled_softmax_loss",))
 def check_sampled_loss(sampled_loss):
     tf = _tf()
     rng = np.random.default_rng(9)
@@ -87,10 +132,12 @@ def check_sampled_loss(sampled_loss):
     positives = np.array([10, 11, 12, 13], np.int64)
     negatives = np.array([[20, 21, 22, 23], [11, 24, 25, 26], [27, 12, 12, 28], [29, 30, 31, 32]], np.int64)
     got = float(_np(sampled_loss(tf.constant(logits), tf.constant(positives), tf.constant(negatives))))
-    z = logits.astype(np.float64).copy()
-    z[:, 1:][negatives == positives[:, None]] = -np.inf
-    expected = float(np.mean(np.log(np.exp(z).sum(1)) - z[:, 0]))
-    unmasked = float(np.mean(np.log(np.exp(logits.astype(np.float64)).sum(1)) - logits[:, 0]))
+    z = logits.astype(np.float64)
+    keep = np.concatenate([np.ones((4, 1), bool), negatives != positives[:, None]], axis=1)
+    per_row = [np.log(np.exp(z[i][keep[i]]).sum()) - z[i, 0] for i in range(4)]
+    expected = float(np.mean(per_row))
+    unmasked = float(np.mean(np.log(np.exp(z).sum(1)) - z[:, 0]))
     assert np.isfinite(got), "the loss is not finite: mask with a large negative number, not -inf minus -inf"
     assert not np.isclose(got, unmasked, atol=1e-5), "negatives equal to the positive must be masked"
+    assert not np.isclose(got, float(np.sum(per_row)), atol=1e-4), "average the rows' losses, do not add them up"
     assert np.isclose(got, expected, atol=1e-5), f"expected mean cross-entropy {expected:.5f}, got {got:.5f}"
