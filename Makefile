@@ -24,9 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/coursekit build
 
-## test: unit tests, the release sync check, browser tests and nbval over solutions/
+## test: unit tests, the release sync check, browser and sandbox tests and nbval over solutions/
 test: $(STAMP)
 	@bash .ci/install-browser
+	@bash .ci/install-system
 	COURSEKIT_STRICT_CHECKS=1 $(BIN)/python -m pytest tests solutions \
 		--nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -81,6 +81,7 @@ def cmd_grade(args) -> int:
     csv_path = grade_folder(
         args.submissions, args.output, unit=args.unit, jobs=args.jobs, timeout=args.timeout,
         memory_mb=args.memory_mb, solutions=args.solutions, written=args.written,
+        sandbox=not args.no_sandbox, disk_mb=args.disk_mb,
     )
     print(f"wrote {csv_path}")
     return 0
@@ -221,18 +222,27 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     e.set_defaults(func=cmd_export)
 
-    g = sub.add_parser("grade", help="grade a folder of submitted notebooks",
-                       description="Run each submission in a fresh kernel with hidden tests, write "
-                                   "grades.csv (points per exercise, partial credit), written.csv and one "
-                                   "page per written question, and one feedback HTML per student.")
+    g = sub.add_parser("grade", help="grade a folder of submitted notebooks or exported HTML",
+                       description="Run each submission (.ipynb, or the .html `coursekit export` wrote) in "
+                                   "bubblewrap sandboxes: once as submitted (its feedback) and once with the "
+                                   "hidden tests (its points); write grades.csv (points per exercise, partial "
+                                   "credit), written.csv and one page per written question, and one feedback "
+                                   "HTML per student.")
     g.add_argument("submissions")
     g.add_argument("-o", "--output", default="graded", help="output folder (default: graded)")
     g.add_argument("--unit", help="unit number NN (default: from the file names)")
-    g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
-    g.add_argument("--timeout", type=int, default=300, help="seconds per submission")
+    g.add_argument("--jobs", type=int, default=1,
+                   help="kernels run at a time (each submission needs two: feedback and grading)")
+    g.add_argument("--timeout", type=int, default=300,
+                   help="seconds for each of a submission's two runs (default 300)")
     g.add_argument("--memory-mb", type=int, default=4096,
                    help="resident memory per submission's kernel, MB (default 4096); above it the kernel is stopped")
+    g.add_argument("--disk-mb", type=int, default=2048,
+                   help="bytes a kernel may write in its private folder, MB (default 2048)")
     g.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="run submissions without bubblewrap (macOS, Windows): they can then read and change "
+                        "your files, see your environment and use the network; a warning says so")
     g.add_argument("--written", metavar="FILLED.csv",
                    help="the written.csv of an earlier run with the points filled in: adds a column per "
                         "question, `written` and a total over code and written points to grades.csv")

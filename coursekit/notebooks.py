@@ -54,13 +54,18 @@ class KernelSession:
 
 
 @contextmanager
-def kernel_session():
+def kernel_session(folder: str | None = None, wrap=None, env: dict | None = None):
     """A kernel on IPC transport (Unix sockets in a private folder; no TCP ports, no "running over
     TCP without encryption" warning) whose process output (kernel log lines, C-level library
-    noise) goes to a log file instead of the terminal. TCP where IPC is not available (Windows)."""
+    noise) goes to a log file instead of the terminal. TCP where IPC is not available (Windows).
+
+    ``folder``: where the sockets, the connection file and the log go (default: a new temporary
+    folder); ``wrap(cmd) -> cmd``: wraps the kernel command (the grader's sandbox); ``env``: the
+    environment of the kernel process (default: this process's)."""
     from jupyter_client.manager import AsyncKernelManager  # nbclient's own default: async all the way
 
-    with tempfile.TemporaryDirectory(prefix="ck-kernel-") as folder:
+    with tempfile.TemporaryDirectory(prefix="ck-kernel-") as tmp:
+        folder = folder or tmp
         log_path = os.path.join(folder, "kernel.log")
         if os.name == "posix":
             socket_base = os.path.join(folder, "k")
@@ -69,13 +74,21 @@ def kernel_session():
                 def __init__(self, **kwargs):
                     kwargs.setdefault("transport", "ipc")
                     kwargs.setdefault("ip", socket_base)
+                    kwargs.setdefault("connection_file", os.path.join(folder, "kernel.json"))
                     super().__init__(**kwargs)
+
+                def format_kernel_cmd(self, extra_arguments=None):
+                    cmd = super().format_kernel_cmd(extra_arguments)
+                    return wrap(cmd) if wrap is not None else cmd
 
             manager = IPCKernelManager
         else:  # pragma: no cover - no IPC transport on Windows
             manager = AsyncKernelManager
         with open(log_path, "wb") as log:
-            yield KernelSession(manager, {"stdout": log, "stderr": log}, log_path)
+            start = {"stdout": log, "stderr": log}
+            if env is not None:
+                start["env"] = env
+            yield KernelSession(manager, start, log_path)
 
 
 def execute_notebook(

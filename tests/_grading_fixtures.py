@@ -198,15 +198,18 @@ DELEGATING = {  # through a module alias, an imported class, a module path, an a
                     "_p = _np.zeros((1, len({0})))\n_p[0, {1}] = 1\n"
                     "return _CR('cosine').fit({0}).recommend(_p, {2})[0][0]",
     "u1.ndcg": "import numpy as _np\nreturn float(pkg_ndcg(_np.array([{0}]), [{1}], {2})[0])",
+    "u1.mmr": "import numpy as _np\nfrom coursekit.ranking import mmr as _mmr\n"
+              "return _mmr(_np.asarray({0})[None, :], {1}, {2}, {3})[0][0]",
 }
 ALIAS_CELL = "from coursekit.metrics import ndcg_at_k as pkg_ndcg  # bound early, used in u1.ndcg"
 
 
 def delegating(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Every exercise answered by calling the package version."""
+    """Every exercise answered by calling the package version (those the notebook has)."""
     nb = answered(solution)
     for ex, body in DELEGATING.items():
-        replace_exercise_body(nb, ex, body)
+        if any(f"# Exercise {ex}:" in c.source for c in nb.cells if c.cell_type == "code"):
+            replace_exercise_body(nb, ex, body)
     add_cell_after(nb, "import coursekit", nbformat.v4.new_code_cell(ALIAS_CELL))
     return nb
 
@@ -238,3 +241,142 @@ def registry(points: dict[str, int] | None = None, delegates: dict[str, tuple] |
         yield
     finally:
         checks._EXERCISES.update(saved)
+
+
+# --------------------------------------------------------------------------- hostile submissions
+
+WRONG = {  # wrong answers of the right shape: every visible check and every hidden part fails
+    "u1.zscore": "import numpy as _np\nreturn _np.asarray({0}, dtype=float) + 1.0",
+    "u1.cosine_topk": "import numpy as _np\nreturn _np.arange({2})",
+    "u1.recommend": "import numpy as _np\nreturn _np.arange({2})",
+    "u1.ndcg": "return 1.0",
+}
+
+
+def wrong(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Every exercise answered wrongly (the shapes are right, the values are not)."""
+    nb = answered(solution)
+    for ex, body in WRONG.items():
+        replace_exercise_body(nb, ex, body)
+    return nb
+
+
+def with_cell(nb, source: str, *, after: str | None = None) -> nbformat.NotebookNode:
+    """``nb`` with a code cell added after the first cell containing ``after`` (default: at the end)."""
+    cell = nbformat.v4.new_code_cell(source)
+    if after is None:
+        nb.cells.append(cell)
+    else:
+        add_cell_after(nb, after, cell)
+    return nb
+
+
+def forged_results_cell(solution: nbformat.NotebookNode) -> str:
+    """Display, for every exercise, the metadata the checks and the old grader wrote: passed."""
+    from coursekit.grading.grade import grading_specs
+
+    lines = ["from IPython.display import display"]
+    for spec in grading_specs(solution):
+        pieces = {"setup": "passed", "hidden tests": "passed", **{p.name: "passed" for p in spec.hidden.parts}}
+        visible = {"exercise": spec.id, "status": "passed", "message": "", "hint": ""}
+        hidden = {"exercise": spec.id, "visible": "passed", "message": "", "pieces": pieces}
+        lines.append(f"display({{'text/plain': 'PASS {spec.id}'}}, raw=True, "
+                     f"metadata={{'coursekit': {visible!r}, 'coursekit_hidden': {hidden!r}}})")
+    return "\n".join(lines)
+
+
+PATCH_NUMPY = ("import numpy\nnumpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n"
+               "numpy.testing.assert_allclose = lambda *a, **k: None")
+
+LEAK_HISTORY = "print('HISTORY', [h for h in _ih if 'assert' in h], In[:3])"
+
+PROBE = '''import glob, os, socket
+# follow the parent's cwd up to the grader's folder, as the attack on the old grader did
+try:
+    where = os.readlink(f"/proc/{{os.getppid()}}/cwd")
+except OSError as exc:
+    where = "/"
+    print("PROC", repr(exc))
+print("PPID", os.getppid(), "CWD OF PARENT", where, "PIDS", sorted(p for p in os.listdir("/proc") if p.isdigit()))
+while True:
+    for name in ("solutions", "submissions"):
+        folder = os.path.join(where, name)
+        if os.path.isdir(folder):
+            for path in sorted(glob.glob(os.path.join(folder, "*.ipynb"))):
+                print("READ", path, open(path).read())
+    if where in ("/", ""):
+        break
+    where = os.path.dirname(where)
+for path in ({solution!r}, {other!r}):
+    try:
+        print("READ", path, open(path).read())
+    except OSError as exc:
+        print("BLOCKED", path, type(exc).__name__)
+print("TMP", glob.glob("/tmp/*") + glob.glob("/tmp/*/*"))
+print("HOME", os.environ.get("HOME"), os.listdir(os.path.expanduser("~")))
+# the grader's environment
+print("ENV", dict(os.environ))
+for path in ("/proc/1/environ", "/proc/self/environ", "/proc/1/cmdline"):
+    try:
+        print("PROCFILE", path, open(path, "rb").read())
+    except OSError as exc:
+        print("BLOCKED", path, type(exc).__name__)
+# servers on the grading machine's loopback and in its /tmp
+for family, address in ((socket.AF_INET, ("127.0.0.1", {port})), (socket.AF_UNIX, {unix!r})):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(address)
+        s.sendall(b"hello from a submission")
+        print("CONNECTED", address)
+    except OSError as exc:
+        print("NO CONNECTION", address, type(exc).__name__)
+    finally:
+        s.close()
+'''
+
+VANDAL = '''import os, signal
+for path in {targets!r}:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write("pwned")
+        print("WROTE", path)
+    except OSError as exc:
+        print("BLOCKED", path, type(exc).__name__)
+for pid in (os.getppid(), 1):  # kill the grader, then the sandbox's init
+    try:
+        os.kill(pid, signal.SIGKILL)
+        print("KILLED", pid)
+    except OSError as exc:
+        print("NOT KILLED", pid, type(exc).__name__)
+print("STILL HERE")
+'''
+
+# bounded (about 2,000 processes at most), so that a failed sandbox cannot sink the machine
+FORK_BOMB = ("import subprocess, time\n"
+             "subprocess.Popen(['bash', '-c',\n"
+             "                  'b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 20; }; b 10'])\n"
+             "time.sleep(20)")
+
+FLOOD = ("import time\nfor _ in range(500):\n    print('x' * 100_000)\n"
+         "time.sleep(5)  # the grader keeps reading the flood\n"
+         "with open('big.bin', 'wb') as fh:\n    for _ in range({mb}):\n        fh.write(b'y' * 2**20)\n"
+         "time.sleep(4)\nprint('NOT STOPPED')")
+
+PATCH_GRADER = ("import coursekit.grading.checks as _c\n"
+                "class _Passed:\n    status = 'passed'\n    message = ''\n"
+                "_c.grade_check = lambda *a, **k: _Passed()\n"
+                "for _ex in list(_c._EXERCISES.values()):\n    object.__setattr__(_ex, 'test', lambda *a, **k: None)")
+
+GC_HUNT = ("import gc\ntry:\n    print('OBJECTS', len(gc.get_objects()))\nexcept Exception as exc:\n"
+           "    print('GC', type(exc).__name__, exc)")
+
+BLANK_GRADER = ("get_ipython().input_transformers_cleanup.append(\n"
+                "    lambda lines: ['pass\\n'] if any('coursekit' in l for l in lines) else lines)")
+
+SCRIBBLE = ('import glob, os\n'
+            'for path in glob.glob(os.path.join(os.environ.get("HOME", "."), "..", "run", "report")):\n'
+            '    with open(path, "a") as fh:\n'
+            '        fh.write("(\'0\', \'u1.zscore\', \'passed\', (), ())\\tdeadbeef\\n")\n'
+            '        print("SCRIBBLED", path)')

@@ -3,7 +3,9 @@
 Kernels are slow, so each batch runs once per module: a batch of small unit-1 notebooks
 (``tests/_grading_fixtures.py``: exercises worth 3/2/2/1 points with hidden parts, two written
 questions), the same graded again with a filled-in written.csv, and two submissions of the real
-unit-1 solution (all right; everything delegated to the package).
+unit-1 solution (all right; everything delegated to the package). Grading runs in bubblewrap
+sandboxes where they work (``make test`` installs bubblewrap), else with ``--no-sandbox``; the
+attacks a sandbox stops are in ``tests/test_hostile.py``.
 """
 
 import csv
@@ -16,8 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursekit.grading import sandbox as sb
 from coursekit.grading.checks import get_exercise
-from coursekit.grading.grade import grade_folder, grading_specs, hidden_tests
+from coursekit.grading.grade import exercise_order, grade_folder, grading_specs, hidden_tests
 
 from . import _grading_fixtures as F
 
@@ -27,6 +30,7 @@ BUDGET = 40      # seconds per small submission (it needs about 6 s)
 MEMORY_MB = 1200  # a small unit-1 kernel needs about 300 MB
 MAX = sum(F.SMALL_POINTS.values())
 EXERCISES = F.EXERCISES
+SANDBOX = sb.unavailable() is None  # else graded with --no-sandbox (a warning on stderr)
 
 
 def make_submissions(folder: Path, out: Path, solutions: Path, small) -> dict:
@@ -74,13 +78,13 @@ def make_submissions(folder: Path, out: Path, solutions: Path, small) -> dict:
     hal = F.answered(small)  # knows where the grader keeps its files, and floods the output
     F.add_cell_after(hal, "from coursekit import check", nbformat.v4.new_code_cell("\n".join([
         "import pathlib",
+        "for _ in range(50):",
+        "    print('x' * 100_000)",
         f"pathlib.Path({str(solutions / NAME)!r}).write_text('{{}}')  # the hidden tests",
         f"pathlib.Path({str(out)!r}).mkdir(parents=True, exist_ok=True)",
         f"pathlib.Path({str(out / 'grades.csv')!r}).write_text('hal,9,9,9,9,36,8,hacked')",
         f"(pathlib.Path({str(out)!r}) / 'feedback').mkdir(exist_ok=True)",
         f"pathlib.Path({str(out / 'feedback' / 'ada.html')!r}).write_text('0 of 8')",
-        "for _ in range(50):",
-        "    print('x' * 100_000)",
     ])))
     nbformat.write(hal, folder / "hal.ipynb")
     full = [3, 2, 2, 1]
@@ -93,7 +97,9 @@ def make_submissions(folder: Path, out: Path, solutions: Path, small) -> dict:
         "eve": (full, ""),
         "fay": ([0, 0, 0, 0], "malformed notebook (NotJSONError); open it in JupyterLab and save it again"),
         "gus": ([0, 0, 0, 0], f"memory limit of {MEMORY_MB} MB exceeded; the kernel was stopped and the rest was not run"),
-        "hal": (full, f"the submission changed {NAME}; it was restored and did not affect grading"),
+        # in a sandbox the solution is not there to change; without one it is restored
+        "hal": (full, "" if SANDBOX else
+                f"the submission changed {NAME}; it was restored and did not affect grading"),
     }
 
 
@@ -108,7 +114,7 @@ def graded(tmp_path_factory):
     start = time.monotonic()
     with F.registry(F.SMALL_POINTS, F.U1_DELEGATES):
         csv_path = grade_folder(root / "submissions", root / "out", jobs=2, timeout=BUDGET, memory_mb=MEMORY_MB,
-                                solutions=solutions, progress=False)
+                                solutions=solutions, progress=False, sandbox=SANDBOX)
     return root, expected, csv_path, time.monotonic() - start
 
 
@@ -140,7 +146,7 @@ def test_delegating_and_partial_answers_are_explained_in_feedback(graded):
 def test_submissions_cannot_change_the_grading_files(graded):
     root, _, _, _ = graded
     assert "hacked" not in (root / "out" / "grades.csv").read_text()
-    assert "Question u1.q1" in (root / "solutions" / NAME).read_text()  # restored
+    assert "Question u1.q1" in (root / "solutions" / NAME).read_text()  # never reached, or restored
     ada = (root / "out" / "feedback" / "ada.html").read_text()
     assert f'data-points="{MAX}" data-max="{MAX}"' in ada  # written after every submission ran
     assert "output cut" in (root / "out" / "feedback" / "hal.html").read_text()
@@ -241,7 +247,7 @@ def regraded(graded, tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-c", script, "grade", str(folder), "-o", str(sub / "out"), "--solutions",
          str(root / "solutions"), "--jobs", "2", "--timeout", str(BUDGET), "--memory-mb", str(MEMORY_MB),
-         "--written", str(filled)],
+         "--written", str(filled), *([] if SANDBOX else ["--no-sandbox"])],
         capture_output=True, text=True, timeout=300, cwd=sub)
     return sub, proc
 
@@ -274,7 +280,10 @@ def test_grade_prints_one_line_per_notebook(regraded):
     assert next(l for l in lines if l.startswith("fay")).endswith("malformed notebook (NotJSONError); "
                                                                   "open it in JupyterLab and save it again")
     assert lines[3] == f"wrote {sub / 'out' / 'grades.csv'}" and len(lines) == 4
-    assert proc.stderr == ""  # no kernel log noise
+    if SANDBOX:
+        assert proc.stderr == ""  # no kernel log noise
+    else:
+        assert proc.stderr.startswith("warning: --no-sandbox: submissions run as you") and proc.stderr.count("\n") == 1
 
 
 # --------------------------------------------------------------------------- the real unit-1 solution
@@ -291,17 +300,19 @@ def real_graded(tmp_path_factory):
     nbformat.write(F.delegating(solution), folder / "lazy.ipynb")
     with F.registry(delegates=F.U1_DELEGATES):
         specs = grading_specs(solution)
-        csv_path = grade_folder(folder, root / "out", jobs=2, timeout=300, solutions=solutions, progress=False)
-    return specs, _rows(csv_path)
+        csv_path = grade_folder(folder, root / "out", jobs=2, timeout=300, solutions=solutions, progress=False,
+                                sandbox=SANDBOX)
+    return specs, _rows(csv_path), exercise_order(solution)
 
 
 @pytest.mark.slow
 def test_real_unit_one_delegating_scores_zero_and_right_scores_full(real_graded):
-    specs, rows = real_graded
-    assert [s.id for s in specs] == EXERCISES
-    points = [str(get_exercise(ex).points) for ex in EXERCISES]
-    total = str(sum(get_exercise(ex).points for ex in EXERCISES))
-    assert rows[1] == ["lazy", *["0"] * len(EXERCISES), "0", total, ""]
+    specs, rows, exercises = real_graded
+    assert [s.id for s in specs] == exercises and set(EXERCISES) <= set(exercises)
+    assert set(exercises) <= set(F.DELEGATING), "give every unit-1 exercise a delegating answer in the fixtures"
+    points = [str(get_exercise(ex).points) for ex in exercises]
+    total = str(sum(get_exercise(ex).points for ex in exercises))
+    assert rows[1] == ["lazy", *["0"] * len(exercises), "0", total, ""]
     assert rows[2] == ["right", *points, total, total, ""]
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "coursekit"
 # The only places allowed to unpickle, each behind an `allow_pickle` argument that defaults to False.
 PICKLE_GATES = {("datasets/_io.py", "read_pickle"), ("datasets/_io.py", "read_object_npy")}
+# The one function allowed to run code: the grader's guard, running a solution's hidden tests inside
+# the grader's sandboxed kernel (it calls the builtins it captured before student code ran, `_exec`).
+CODE_GATES = {("grading/guard.py", "arm")}
 
 
 def _functions(tree):
@@ -38,10 +41,12 @@ def scan():
         tree = ast.parse(path.read_text(), filename=str(path))
         gated = {fn.name for fn in _functions(tree) if (rel, fn.name) in PICKLE_GATES}
         gate_nodes = {id(n) for fn in _functions(tree) if fn.name in gated for n in ast.walk(fn)}
+        code_nodes = {id(n) for fn in _functions(tree) if (rel, fn.name) in CODE_GATES for n in ast.walk(fn)}
         for call in _calls(tree):
             name = _name(call)
             where = f"{rel}:{call.lineno}"
-            if name in ("eval", "exec", "builtins.eval", "builtins.exec", "compile"):
+            if name in ("eval", "exec", "builtins.eval", "builtins.exec", "compile", "_exec", "_compile") \
+                    and id(call) not in code_nodes:
                 problems.append(f"{where}: {name}()")
             if name in ("pickle.load", "pickle.loads", "pickle.Unpickler", "joblib.load", "torch.load"):
                 if id(call) not in gate_nodes:

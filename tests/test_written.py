@@ -14,8 +14,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 from coursekit.errors import DataError
 from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED
 from coursekit.grading.release import release_notebook
-from coursekit.grading.scoring import (ExerciseSpec, HiddenTests, Part, PartsError, check_call_args,
-                                       hidden_cell_source, parse_hidden, score_exercise)
+from coursekit.grading.scoring import (TAMPERED, ExerciseSpec, HiddenTests, Part, PartsError, check_call_args,
+                                       grader_code, hidden_cell_source, parse_hidden, score_exercise)
 from coursekit.grading.written import (QuestionError, extract_answers, instructor_markdown, parse_questions,
                                        question_problems, read_written, sanitize)
 
@@ -255,6 +255,8 @@ def _report(visible, **pieces):
     (GATE, _report(PASSED, **{"hidden tests": FAILED}), 0, "failed hidden tests"),
     (GATE, _report(ERROR, **{"hidden tests": PASSED}), 0, ERROR),
     (ExerciseSpec("u1.z", 2, check_args="f"), _report(PASSED), 2, PASSED),
+    # changed objects under the grader: nothing counts
+    (PARTS, {**_report(PASSED, setup=PASSED, a=PASSED, b=PASSED), "tampered": ["numpy.allclose changed"]}, 0, TAMPERED),
 ])
 def test_scoring_rule(spec, report, points, status):
     score = score_exercise(spec, report)
@@ -267,6 +269,11 @@ def test_grader_cell_is_valid_python_and_repeats_the_check():
     ast.parse(source)
     assert "grade_check('u1.zscore', ('coursekit.features.zscore',), zscore)" in source
     assert source.count("_ck_run.ok(") == 3  # setup and two parts
+    guarded = grader_code(spec)  # what the guard runs: the same, with the objects it took before student code
+    ast.parse(guarded)
+    assert "_ck_grade_check('u1.zscore', ('coursekit.features.zscore',), zscore)" in guarded
+    assert "with _ck_wiy(('coursekit.features.zscore',)):" in guarded and guarded.count("_ck_run.ok(") == 3
+    assert guarded.endswith("_ck_r = _ck_run.result\n") and "import" not in guarded
     assert check_call_args('# x\ncheck("u1.a", f, data, k=3)\n', "u1.a") == "f, data, k=3"
     assert check_call_args('check("u1.b", f)', "u1.a") is None
 

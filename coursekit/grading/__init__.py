@@ -7,5 +7,7 @@
 - :mod:`.written`: written questions (points, rubric, model answer), answers by question,
   ``written.csv``, pages by question, instructor boxes;
 - :mod:`.audit`: the conventions checked over solution notebooks (hint leaks, delegates, markup);
+- :mod:`.sandbox`: bubblewrap around every graded kernel; :mod:`.guard`: the grader's signed,
+  encrypted channel into its run and the tampering checks;
 - :mod:`.release`, :mod:`.export`, :mod:`.grade`: the ``coursekit`` commands.
 """

@@ -12,9 +12,10 @@ shared setup. The rule:
   its points when the visible check and the hidden block pass, else 0.
 
 The grader runs the visible check itself (the arguments of the solution's ``check(...)`` call,
-evaluated in the student's namespace) and every part with the exercise's delegates guarded, in a
-cell it injects after the student's check cell; the outcome goes back to the grader through
-:class:`HiddenRun`, never through anything the grader shows the student.
+evaluated in the student's namespace) and every part with the exercise's delegates guarded
+(:func:`grader_code`), through the guard of its own run (:mod:`coursekit.grading.guard`); the
+outcome comes back in the guard's signed records, never through anything a notebook displays.
+An exercise whose objects were changed by student code scores 0 as ``tampered``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ PART_RE = re.compile(r"^\s*#\s*part\s*:\s*(?P<name>.*?)\s*\(\s*(?P<points>\d+)\s
 PART_START_RE = re.compile(r"^\s*#\s*part\s*:", re.I)
 HIDDEN_KEY = "coursekit_hidden"
 PARTIAL = "partial"
+TAMPERED = "tampered"
 
 
 class PartsError(ValueError):
@@ -129,25 +131,21 @@ def _block(code: str, depth: int) -> str:
     return textwrap.indent(body, "    " * depth)
 
 
-def hidden_cell_source(spec: ExerciseSpec) -> str:
-    """Source of the cell the grader runs after the student's check cell (the grader's own run)."""
+def _grading_lines(spec: ExerciseSpec, grade_check: str, write_it_yourself: str) -> list[str]:
+    """The grader's run of one exercise into ``_ck_run`` (a :class:`HiddenRun`)."""
     ex, delegates = spec.id, spec.delegates
-    lines = [
-        "import coursekit.grading.scoring as _ck_scoring",
-        f"_ck_run = _ck_scoring.HiddenRun({ex!r})",
-    ]
+    lines = []
     if spec.check_args is not None:
         args = f", {spec.check_args}" if spec.check_args.strip() else ""
         lines += [
             "try:",
-            f"    _ck_run.visible(__import__('coursekit.grading.checks', fromlist=['_']).grade_check("
-            f"{ex!r}, {delegates!r}{args}))",
+            f"    _ck_run.visible({grade_check}({ex!r}, {delegates!r}{args}))",
             "except BaseException as _ck_exc:",
             "    _ck_run.visible_error(_ck_exc)",
         ]
     hidden = spec.hidden
     if hidden.setup.strip() or hidden.parts:
-        lines += [f"with __import__('coursekit.grading.delegation', fromlist=['_']).write_it_yourself({delegates!r}):"]
+        lines += [f"with {write_it_yourself}({delegates!r}):"]
         setup_name = "hidden tests" if hidden.gate else "setup"
         lines += [
             "    try:",
@@ -159,14 +157,37 @@ def hidden_cell_source(spec: ExerciseSpec) -> str:
         ]
         for part in hidden.parts:
             lines += [
-                f"        try:",
+                "        try:",
                 _block(part.code, 3),
                 "        except BaseException as _ck_exc:",
                 f"            _ck_run.fail({part.name!r}, _ck_exc)",
                 "        else:",
                 f"            _ck_run.ok({part.name!r})",
             ]
-    lines.append("_ck_run.report()")
+    return lines
+
+
+def grader_code(spec: ExerciseSpec) -> str:
+    """What the guard runs for one exercise (:mod:`coursekit.grading.guard`): the visible check
+    repeated with the solution's arguments and the hidden parts, delegates blocked, into
+    ``_ck_r``. It runs with ``_ck_HiddenRun``, ``_ck_grade_check`` and ``_ck_wiy`` bound to the
+    genuine objects the guard took before any student code ran."""
+    lines = [f"_ck_run = _ck_HiddenRun({spec.id!r})",
+             *_grading_lines(spec, "_ck_grade_check", "_ck_wiy"),
+             "_ck_r = _ck_run.result"]
+    return "\n".join(lines) + "\n"
+
+
+def hidden_cell_source(spec: ExerciseSpec) -> str:
+    """The grader's run of one exercise as a plain cell (tests run it in a namespace of their own;
+    ``coursekit grade`` sends :func:`grader_code` to the guard instead)."""
+    lines = [
+        "import coursekit.grading.scoring as _ck_scoring",
+        f"_ck_run = _ck_scoring.HiddenRun({spec.id!r})",
+        *_grading_lines(spec, "__import__('coursekit.grading.checks', fromlist=['_']).grade_check",
+                        "__import__('coursekit.grading.delegation', fromlist=['_']).write_it_yourself"),
+        "_ck_run.report()",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -181,7 +202,7 @@ def status_of(exc: BaseException) -> str:
 
 
 class HiddenRun:
-    """Kernel side of the grader's run of one exercise: collects statuses and reports them once."""
+    """Collects the statuses of the grader's run of one exercise (``result``)."""
 
     def __init__(self, exercise: str):
         self.result = {"exercise": exercise, "visible": None, "message": "", "pieces": {}}
@@ -201,6 +222,7 @@ class HiddenRun:
         self.result["pieces"][piece] = status_of(exc)
 
     def report(self) -> None:
+        """Show the result (tests of a plain namespace; the grader reads the guard's records only)."""
         from IPython.display import display
 
         display({"text/plain": f"graded {self.result['exercise']}"}, raw=True,
@@ -224,6 +246,8 @@ def score_exercise(spec: ExerciseSpec, report: dict | None, student_visible: str
     only when the solution has no check call the grader can repeat.
     """
     report = report or {}
+    if report.get("tampered"):
+        return Score(0, TAMPERED, "tampered: " + "; ".join(report["tampered"])[:300])
     visible = report.get("visible") if spec.check_args is not None else student_visible
     pieces = report.get("pieces", {})
     hidden = spec.hidden
@@ -244,7 +268,8 @@ def score_exercise(spec: ExerciseSpec, report: dict | None, student_visible: str
             points = spec.points
         detail_parts = [f"hidden tests: {gate or 'not run'}"] if hidden.gate else []
     message = report.get("message", "") if spec.check_args is not None else ""
-    detail = "; ".join(([f"check: {message}"] if message else []) + detail_parts)
+    check_text = message or (visible if spec.check_args is not None and visible else "")
+    detail = "; ".join(([f"check: {check_text}"] if check_text else []) + detail_parts)
     if points == spec.points:
         status = PASSED
     elif points > 0:
