@@ -330,6 +330,15 @@ def _grade(spec, student_source, state):
     return score_exercise(spec, report).points, report["pieces"]
 
 
+def test_an_answer_that_is_the_package_function_scores_nothing(specs, state):
+    """Bound to the exercise's own name, the package function fails the check *and* every hidden
+    part (the parts call it from the grader's own lines, which the guard alone would let through)."""
+    got, pieces = _grade(specs["u2.bpr_loss"],
+                         "from coursekit.models.torch_curatornet import bpr_loss", state)
+    assert got == 0, pieces
+    assert not _parts_passed(pieces), pieces
+
+
 def _parts_passed(pieces):
     return {name for name, status in pieces.items() if status == PASSED and name != "setup"}
 

@@ -294,6 +294,14 @@ class WriteItYourself:
         return None
 
 
+    def refuse_handed_over(self, *args, **kwargs) -> None:
+        """Raise :class:`DelegationError` when any argument is a delegate itself (the hidden tests
+        of an exercise whose answer *is* the package function must fail like its check)."""
+        handed = self.handed_over(*args, *kwargs.values())
+        if handed:
+            raise DelegationError(handed)
+
+
 def write_it_yourself(delegates=(), **kwargs) -> WriteItYourself:
     """``with write_it_yourself(("coursekit.features.zscore",)): ...`` (see :class:`WriteItYourself`)."""
     return WriteItYourself(delegates, **kwargs)

@@ -145,10 +145,15 @@ def _grading_lines(spec: ExerciseSpec, grade_check: str, write_it_yourself: str)
         ]
     hidden = spec.hidden
     if hidden.setup.strip() or hidden.parts:
-        lines += [f"with {write_it_yourself}({delegates!r}):"]
+        lines += [f"with {write_it_yourself}({delegates!r}) as _ck_guard:"]
         setup_name = "hidden tests" if hidden.gate else "setup"
+        # An answer that *is* a package delegate (bound to the exercise's own name) fails every
+        # part, as it fails the visible check: the parts call it from the grader's own lines.
+        refuse = (f"        _ck_guard.refuse_handed_over({spec.check_args})"
+                  if spec.check_args is not None and spec.check_args.strip() else "        pass")
         lines += [
             "    try:",
+            refuse,
             _block(hidden.setup, 2),
             "    except BaseException as _ck_exc:",
             f"        _ck_run.fail({setup_name!r}, _ck_exc)",
