@@ -182,11 +182,15 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict, name: str = "
     return nb
 
 
-def to_html(nb: nbformat.NotebookNode, *, header_html: str = "") -> str:
-    """Self-contained HTML of a notebook: images embedded as data URIs; ``header_html`` first."""
+def to_html(nb: nbformat.NotebookNode, *, header_html: str = "", sanitize: bool = False) -> str:
+    """Self-contained HTML of a notebook: images embedded as data URIs; ``header_html`` first.
+
+    ``sanitize=True`` (pages built from someone else's notebook, such as a student's feedback)
+    strips scripts and active HTML from the notebook's outputs and markdown, so opening the page
+    runs none of its code; images stay."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab")
+    exporter = HTMLExporter(template_name="lab", sanitize_html=sanitize)
     body, _ = exporter.from_notebook_node(nb)
     if header_html:
         marker = '<main>' if '<main>' in body else '<body'

@@ -126,3 +126,22 @@ def test_build_cli_overrides_parameters(tmp_path, monkeypatch):
     # the solution file itself is untouched
     assert len(nbformat.read(solutions / "01_demo.ipynb", as_version=4).cells) == 3
     assert main(["build", "--solutions", str(solutions), "--out", str(tmp_path / "b"), "-p", "NOPE=1"]) == 2
+
+
+def test_sanitized_html_runs_no_script_from_the_notebook():
+    from coursekit.notebooks import to_html
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/html": "<script>document.title='forged 4/4'</script><b onclick=\"alert(1)\">bold</b>"
+                     "<img src=x onerror=\"alert(2)\">",
+        "text/plain": "x"})]
+    nb.cells = [nbformat.v4.new_markdown_cell("<script>alert(3)</script>*ok*"), cell]
+    raw, clean = to_html(nb), to_html(nb, sanitize=True)
+    import re
+
+    active = re.compile(r"<script>(document\.title|alert)|<[a-z]+[^<>]*\son(click|error)=")
+    assert active.search(raw)  # unsanitised: the student's script would run
+    assert not active.search(clean), active.search(clean)  # escaped to inert text at most
+    assert "<b>bold</b>" in clean

@@ -542,7 +542,7 @@ def _feedback_html(nb, sub: Submission, specs: list[ExerciseSpec], questions: li
         + written + "<p style='font-size:90%;color:#555'>Below: your notebook as the grader ran it, with your own "
         "checks. The points above come from the grader's separate run with the hidden tests.</p></section>"
     )
-    return to_html(nb, header_html=header)
+    return to_html(nb, header_html=header, sanitize=True)  # student outputs run no script on the page
 
 
 # --------------------------------------------------------------------------- a folder of submissions
