@@ -272,7 +272,8 @@ def test_grader_cell_is_valid_python_and_repeats_the_check():
     guarded = grader_code(spec)  # what the guard runs: the same, with the objects it took before student code
     ast.parse(guarded)
     assert "_ck_grade_check('u1.zscore', ('coursekit.features.zscore',), zscore)" in guarded
-    assert "with _ck_wiy(('coursekit.features.zscore',)):" in guarded and guarded.count("_ck_run.ok(") == 3
+    assert "with _ck_wiy(('coursekit.features.zscore',)) as _ck_guard:" in guarded
+    assert "_ck_guard.refuse_handed_over(zscore)" in guarded and guarded.count("_ck_run.ok(") == 3
     assert guarded.endswith("_ck_r = _ck_run.result\n") and "import" not in guarded
     assert check_call_args('# x\ncheck("u1.a", f, data, k=3)\n', "u1.a") == "f, data, k=3"
     assert check_call_args('check("u1.b", f)', "u1.a") is None
