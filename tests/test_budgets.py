@@ -33,6 +33,10 @@ def test_kit_paths_beat_naive_references():
     # data home, else toy data of the real size (generated once into the data home, 2.7 GB peak)
     rows = bench.run(["u1", "u2", "u3", "u4", "u5"], quick=True, progress=False)
     assert {r.unit for r in rows} == {"u1", "u2", "u3", "u4", "u5"}
+    u2 = [r for r in rows if r.unit == "u2"]
+    assert [f"sampling strategy {k}" for k in range(1, 7)] == [r.what for r in u2[:6]]
+    # every strategy has a seed-style reference; the inventory replay agrees with its reference
+    assert all(r.ratio is not None for r in u2[:6]) and "counts agree: True" in u2[-1].note
     # 2x headroom on a shared machine: a kit path may not take twice its reference's time. Most
     # rows are 5x-80,000x apart (docs/benchmarks.md); a few (MMR at unit-1 size, where both sides
     # spend their time in the same similarity products) are honestly close to 1x.
