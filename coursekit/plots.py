@@ -24,31 +24,37 @@ def image_grid(
     """
     import matplotlib.pyplot as plt
 
-    from .images import placeholder
-
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.ravel()):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= n:
-            ax.axis("off")
-            continue
-        img = images[i] if images[i] is not None else placeholder()
-        ax.imshow(np.asarray(img), interpolation="nearest")
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=8)
-        if highlight is not None and highlight[i]:
-            for spine in ax.spines.values():
-                spine.set_edgecolor("#1b7f3b")
-                spine.set_linewidth(3)
+        _tile(ax, images, titles, i, fontsize=8, framed=highlight is not None and i < n and highlight[i])
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _tile(ax, images: Sequence, titles: Sequence[str] | None, i: int, *, fontsize: int, framed: bool) -> None:
+    """Draw image ``i`` (``None``: a placeholder) with its title on ``ax``, framed in green when
+    ``framed``; an axis past the last image is switched off."""
+    from .images import placeholder
+
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if i >= len(images):
+        ax.axis("off")
+        return
+    img = images[i] if images[i] is not None else placeholder()
+    ax.imshow(np.asarray(img), interpolation="nearest")
+    if titles is not None:
+        ax.set_title(str(titles[i]), fontsize=fontsize)
+    if framed:
+        for spine in ax.spines.values():
+            spine.set_edgecolor("#1b7f3b")
+            spine.set_linewidth(3)
 
 
 def metric_bars(table, *, metrics: Sequence[str] | None = None, title: str | None = None, ax=None):
@@ -143,8 +149,6 @@ def because_grid(
     """
     import matplotlib.pyplot as plt
 
-    from .images import placeholder
-
     n = len(images)
     if len(because) != n:
         raise ValueError(f"{n} recommendations but {len(because)} explanations")
@@ -152,19 +156,8 @@ def because_grid(
                              squeeze=False)
     for row, (pictures, labels) in enumerate(((images, titles), (because, because_titles))):
         for i, ax in enumerate(axes[row]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i >= n:
-                ax.axis("off")
-                continue
-            img = pictures[i] if pictures[i] is not None else placeholder()
-            ax.imshow(np.asarray(img), interpolation="nearest")
-            if labels is not None:
-                ax.set_title(str(labels[i]), fontsize=7)
-            if row == 0 and highlight is not None and highlight[i]:
-                for spine in ax.spines.values():
-                    spine.set_edgecolor("#1b7f3b")
-                    spine.set_linewidth(3)
+            _tile(ax, pictures, labels, i, fontsize=7,
+                  framed=row == 0 and highlight is not None and i < n and highlight[i])
     axes[0, 0].set_ylabel("recommended", fontsize=8)
     axes[1, 0].set_ylabel("because you\nbought", fontsize=8)
     if suptitle:

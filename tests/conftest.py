@@ -103,3 +103,14 @@ def asos_toy_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("asos_toy")
     make_toy_asos(folder, seed=3, n_users=400, n_products=200)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hint_attempts():
+    """Checks count failed attempts per exercise in the process (the hint stage): every test starts
+    and ends with none."""
+    from coursekit.grading.checks import reset_attempts
+
+    reset_attempts()
+    yield
+    reset_attempts()

@@ -320,3 +320,26 @@ def test_a_package_class_is_guarded_through_its_package_base_class():
         assert ns["make"](2).score(5) == 10  # restored afterwards
     finally:
         del _sys.modules[base_mod.__name__]
+
+
+# --------------------------------------------------------------------------- every exercise of the course
+
+EVERY_EXERCISE = [e.id for unit in ("u1", "u2", "u3", "u4", "u5") for e in exercises(unit)]
+
+
+def test_every_unit_declares_exercises():
+    assert {e.split(".")[0] for e in EVERY_EXERCISE} == {"u1", "u2", "u3", "u4", "u5"}
+    assert len(EVERY_EXERCISE) == 22  # the stuck-student test covers the same 22
+
+
+@pytest.mark.parametrize("exercise_id", EVERY_EXERCISE)
+def test_points_hints_and_delegates_are_declared(exercise_id):
+    ex = get_exercise(exercise_id)
+    assert 1 <= ex.points <= 4 and len(ex.hints) == 2 and ex.delegates
+    assert len(ex.hints[1]) > len(ex.hints[0]) / 2  # the second hint says more, not nothing
+
+
+@pytest.mark.parametrize("exercise_id", EVERY_EXERCISE)
+def test_not_attempted_shows_no_hint(exercise_id):
+    result = run_check(exercise_id, todo)
+    assert result.status == NOT_ATTEMPTED and result.hint == ""

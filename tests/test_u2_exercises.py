@@ -25,13 +25,6 @@ EXERCISES = ["u2.available_mask", "u2.sample_profile_items", "u2.check_strategy3
              "u2.auc_available"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_attempts():
-    reset_attempts()
-    yield
-    reset_attempts()
-
-
 def _notebook(source: str, **names) -> dict:
     """A notebook-like namespace: ``source`` runs in it as a student's cell would."""
     import pandas as pd
@@ -109,13 +102,6 @@ def test_an_independent_answer_passes(exercise_id):
     assert result.hint == ""
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
-def test_points_hints_and_delegates_are_declared(exercise_id):
-    ex = get_exercise(exercise_id)
-    assert 1 <= ex.points <= 4 and len(ex.hints) == 2 and ex.delegates
-    assert len(ex.hints[1]) > len(ex.hints[0]) / 2  # the second hint says more, not nothing
-
-
 def test_points_follow_difficulty():
     points = {e: get_exercise(e).points for e in EXERCISES}
     assert points == {"u2.available_mask": 3, "u2.sample_profile_items": 4, "u2.check_strategy3": 3,
@@ -127,15 +113,6 @@ def test_no_hint_names_the_stable_call():
     for exercise_id in EXERCISES:
         for hint in get_exercise(exercise_id).hints:
             assert "softplus(neg" not in hint.replace(" ", "") and "[users, artist[pos]]" not in hint
-
-
-def test_not_attempted_shows_no_hint():
-    def todo(*args):
-        raise NotImplementedError
-
-    for exercise_id in EXERCISES:
-        result = run_check(exercise_id, todo)
-        assert result.status == NOT_ATTEMPTED and result.hint == ""
 
 
 # --------------------------------------------------------------------------- the package version is refused

@@ -54,13 +54,6 @@ GOOD = {"u5.lookups": make_lookups, "u5.sample_candidates": sample_candidates, "
         "u5.sampled_loss": sampled_loss}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_attempts():
-    reset_attempts()
-    yield
-    reset_attempts()
-
-
 def test_reference_solutions_pass():
     for name, fn in GOOD.items():
         result = run_check(name, fn)
@@ -70,9 +63,6 @@ def test_reference_solutions_pass():
 def test_points_and_declarations():
     assert {e: get_exercise(e).points for e in EXERCISES} == {
         "u5.lookups": 2, "u5.sample_candidates": 3, "u5.dot_scores": 2, "u5.sampled_loss": 3}
-    for e in EXERCISES:
-        ex = get_exercise(e)
-        assert len(ex.hints) == 2 and ex.delegates, e
     assert "coursekit.models.tf_retrieval.sample_negatives" in get_exercise("u5.sample_candidates").delegates
 
 

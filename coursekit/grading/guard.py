@@ -523,6 +523,8 @@ def arm(run_dir: str, config_json: str) -> None:
             state["suspicious"].append(reason)
 
     def stream(nonce: bytes, n: int) -> bytes:
+        # keystream() above, on the builtins taken before student code ran (a submission can
+        # rebind builtins.range; the grader's side calls keystream() itself)
         blocks = []
         for i in _range((n + 31) // 32):
             m = mac.copy()
