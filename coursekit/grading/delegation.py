@@ -237,32 +237,32 @@ class WriteItYourself:
         self._undo.append(undo)
         return True
 
-    def _replace_method(self, key, cls, attr, value, func) -> None:
-        if key in _ORIGINALS:
-            return
-        _ORIGINALS[key] = func
+    def _guarded(self, key, obj):
+        """Keep ``obj`` as the original of ``key`` (until undone) and return the wrapper that
+        refuses calls to it."""
+        _ORIGINALS[key] = obj
+        self._undo.append(lambda: _ORIGINALS.pop(key, None))
 
-        @functools.wraps(func)
+        @functools.wraps(obj)
         def guarded(*args, **kwargs):
             return _guarded_call(key, args, kwargs)
 
+        return guarded
+
+    def _replace_method(self, key, cls, attr, value, func) -> None:
+        if key in _ORIGINALS:
+            return
+        guarded = self._guarded(key, func)
         kind = type(value) if isinstance(value, (staticmethod, classmethod)) else None
         setattr(cls, attr, kind(guarded) if kind else guarded)
         self._undo.append(lambda: setattr(cls, attr, value))
-        self._undo.append(lambda: _ORIGINALS.pop(key, None))
 
     def _replace_everywhere(self, key, obj, owner, name, namespace) -> None:
         """Replace ``owner.name`` and every alias of ``obj`` in the user namespace and the
         coursekit modules (for objects whose code cannot be swapped)."""
         if key in _ORIGINALS:
             return
-        _ORIGINALS[key] = obj
-
-        @functools.wraps(obj)
-        def guarded(*args, **kwargs):
-            return _guarded_call(key, args, kwargs)
-
-        self._undo.append(lambda: _ORIGINALS.pop(key, None))
+        guarded = self._guarded(key, obj)
         spaces = [namespace] if namespace is not None else []
         spaces += [vars(m) for n, m in list(sys.modules.items())
                    if m is not None and (n == "coursekit" or n.startswith("coursekit."))]
