@@ -9,7 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts, run_check
+from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, get_exercise, run_check
 from coursekit.grading.delegation import MESSAGE
 from coursekit.grading.exercises.u1 import _mmr_reference
 from coursekit.ranking import mmr

@@ -13,11 +13,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts, run_check
-from coursekit.grading.delegation import MESSAGE
+from coursekit.grading.checks import ERROR, FAILED, PASSED, get_exercise, run_check
 from coursekit.grading.grade import grading_specs
 from coursekit.grading.release import EXERCISE_RE
 from coursekit.grading.scoring import hidden_cell_source, score_exercise
+from ._exercise_helpers import assert_refused
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "02_curatornet.ipynb"
@@ -37,13 +37,6 @@ def _notebook(source: str, **names) -> dict:
 
 def _answer(exercise_id, source):
     return _notebook(source)[exercise_id.split(".")[1]]
-
-
-def _refused(exercise_id, answer, package_name):
-    result = run_check(exercise_id, answer)
-    assert result.status == FAILED, result
-    assert result.message.startswith(MESSAGE), result.message
-    assert package_name in result.message, result.message
 
 
 # --------------------------------------------------------------------------- independent answers
@@ -123,7 +116,7 @@ def test_available_mask_refuses_the_replay():
         def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
             return replay(upload_time, purchase_time, purchase_indptr, purchase_items).mask(times)
     """)
-    _refused("u2.available_mask", ns["available_mask"], "replay_inventory")
+    assert_refused("u2.available_mask", ns["available_mask"], "replay_inventory")
     ns = _notebook("""
         import coursekit.inventory as inv
         def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
@@ -131,14 +124,14 @@ def test_available_mask_refuses_the_replay():
                   for t in times]
             return np.array([[i in s for i in range(len(upload_time))] for s in on])
     """)
-    _refused("u2.available_mask", ns["available_mask"], "replay_per_query")
+    assert_refused("u2.available_mask", ns["available_mask"], "replay_per_query")
     ns = _notebook("""
         from coursekit.inventory import Availability
         def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
             n = len(upload_time)  # the removal times by hand, the package's window test
             return Availability(np.asarray(upload_time), np.full(n, 2**62), np.ones(n, bool)).mask(times)
     """)
-    _refused("u2.available_mask", ns["available_mask"], "Availability")
+    assert_refused("u2.available_mask", ns["available_mask"], "Availability")
 
 
 def test_sample_profile_items_refuses_the_package_sampler():
@@ -148,7 +141,7 @@ def test_sample_profile_items_refuses_the_package_sampler():
             users = rng.choice(np.flatnonzero(np.diff(profile.indptr)), n)
             return users, _pick_in_rows(profile, users, rng), _pick_outside_rows(profile, users, rng)
     """)
-    _refused("u2.sample_profile_items", ns["sample_profile_items"], "_pick_in_rows")
+    assert_refused("u2.sample_profile_items", ns["sample_profile_items"], "_pick_in_rows")
     ns = _notebook("""
         from coursekit.sampling import curatornet as cn
         def sample_profile_items(profile, n, rng):  # positives by hand, the package's membership test
@@ -161,7 +154,7 @@ def test_sample_profile_items_refuses_the_package_sampler():
                 bad = cn.member(profile, users, neg)
             return users, pos, neg
     """)
-    _refused("u2.sample_profile_items", ns["sample_profile_items"], "member")
+    assert_refused("u2.sample_profile_items", ns["sample_profile_items"], "member")
 
 
 def test_check_strategy3_refuses_the_package_check():
@@ -176,19 +169,19 @@ def test_check_strategy3_refuses_the_package_check():
             assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
             assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
     """)
-    _refused("u2.check_strategy3", ns["check_strategy3"], "_liked")
+    assert_refused("u2.check_strategy3", ns["check_strategy3"], "_liked")
 
 
 def test_bpr_loss_refuses_the_package_loss():
     from coursekit.models import torch_curatornet
 
-    _refused("u2.bpr_loss", torch_curatornet.bpr_loss, "bpr_loss")
+    assert_refused("u2.bpr_loss", torch_curatornet.bpr_loss, "bpr_loss")
     ns = _notebook("""
         from coursekit.models.torch_curatornet import bpr_loss as package_loss
         def bpr_loss(pos_scores, neg_scores):
             return package_loss(pos_scores, neg_scores)
     """)
-    _refused("u2.bpr_loss", ns["bpr_loss"], "coursekit.models.torch_curatornet.bpr_loss")
+    assert_refused("u2.bpr_loss", ns["bpr_loss"], "coursekit.models.torch_curatornet.bpr_loss")
     # later cells get the package loss back untouched
     import torch
 
@@ -201,7 +194,7 @@ def test_auc_available_refuses_the_package_metrics():
         def auc_available(scores, relevant, candidates):
             return metrics.auc_score(scores[None], [relevant], candidates[None])[0]
     """)
-    _refused("u2.auc_available", ns["auc_available"], "auc_score")
+    assert_refused("u2.auc_available", ns["auc_available"], "auc_score")
     ns = _notebook("""
         from coursekit.metrics import pair_auc
         def auc_available(scores, relevant, candidates):
@@ -209,7 +202,7 @@ def test_auc_available_refuses_the_package_metrics():
             rel[relevant] = 1
             return pair_auc(rel[candidates], scores[candidates])
     """)
-    _refused("u2.auc_available", ns["auc_available"], "pair_auc")
+    assert_refused("u2.auc_available", ns["auc_available"], "pair_auc")
 
 
 # --------------------------------------------------------------------------- wrong answers, hints in two steps

@@ -4,7 +4,6 @@ partly right answers partial credit (run as the grader runs them, without a kern
 
 from __future__ import annotations
 
-import struct
 import textwrap
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import numpy as np
 import pytest
 
 from coursekit.errors import DataError
-from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts, run_check
-from coursekit.grading.delegation import MESSAGE
+from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, get_exercise, run_check
 from coursekit.grading.grade import grading_specs
 from coursekit.grading.scoring import hidden_cell_source, score_exercise
+from ._exercise_helpers import assert_refused
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "03_visual_compatibility.ipynb"
@@ -28,13 +27,6 @@ def _notebook(source: str, **names) -> dict:
     ns = {"__name__": "__main__", "np": np, "DataError": DataError, **names}
     exec(compile(textwrap.dedent(source), "<ipython-input-1>", "exec"), ns)  # noqa: S102 - a notebook cell
     return ns
-
-
-def _refused(exercise_id, answer, package_name):
-    result = run_check(exercise_id, answer)
-    assert result.status == FAILED, result
-    assert result.message.startswith(MESSAGE), result.message
-    assert package_name in result.message, result.message
 
 
 # --------------------------------------------------------------------------- independent answers
@@ -101,21 +93,21 @@ def test_an_independent_answer_passes(exercise_id):
 def test_read_features_refuses_the_package_reader():
     from coursekit.datasets import amazon
 
-    _refused("u3.read_features", amazon.read_image_features, "read_image_features")
+    assert_refused("u3.read_features", amazon.read_image_features, "read_image_features")
     ns = _notebook("""
         from coursekit.datasets.amazon import read_image_features as reader
         def read_features(path, dim=4096):
             x, asins = reader(path, dim=dim)
             return x, list(asins)
     """)
-    _refused("u3.read_features", ns["read_features"], "coursekit.datasets.amazon.read_image_features")
+    assert_refused("u3.read_features", ns["read_features"], "coursekit.datasets.amazon.read_image_features")
     ns = _notebook("""
         import coursekit.datasets.amazon as A
         def read_features(path, dim=4096):  # the package's record layout, read by hand
             rec = np.fromfile(path, dtype=A._record_dtype(dim))
             return rec["x"], [a.decode() for a in rec["asin"]]
     """)
-    _refused("u3.read_features", ns["read_features"], "_record_dtype")
+    assert_refused("u3.read_features", ns["read_features"], "_record_dtype")
 
 
 def test_hard_negatives_refuses_the_package_sampler():
@@ -124,18 +116,18 @@ def test_hard_negatives_refuses_the_package_sampler():
         def hard_negatives(anchors, category, seed=0):
             return pairs.sample_negatives(anchors, len(category), category=category, seed=seed)[:, 1]
     """)
-    _refused("u3.hard_negatives", ns["hard_negatives"], "sample_negatives")
+    assert_refused("u3.hard_negatives", ns["hard_negatives"], "sample_negatives")
     ns = _notebook("""
         from coursekit.sampling.pairs import _draw_others
         def hard_negatives(anchors, category, seed=0):
             return _draw_others(np.asarray(anchors), len(category), np.asarray(category), np.random.default_rng(seed))
     """)
-    _refused("u3.hard_negatives", ns["hard_negatives"], "_draw_others")
+    assert_refused("u3.hard_negatives", ns["hard_negatives"], "_draw_others")
 
 
 def test_inner_model_refuses_the_package_class():
     tf_compat = pytest.importorskip("coursekit.models.tf_compat")
-    _refused("u3.inner_model", tf_compat.InnerCompatibility, "InnerCompatibility")
+    assert_refused("u3.inner_model", tf_compat.InnerCompatibility, "InnerCompatibility")
     ns = _notebook("""
         from coursekit.models import tf_compat
         class InnerCompatibility(tf_compat.InnerCompatibility):  # a subclass is the package class
@@ -143,8 +135,8 @@ def test_inner_model_refuses_the_package_class():
         def factory(feat_dim, style_dim=5):  # a function that builds the package model
             return tf_compat.InnerCompatibility(feat_dim, style_dim)
     """)
-    _refused("u3.inner_model", ns["InnerCompatibility"], "InnerCompatibility")
-    _refused("u3.inner_model", ns["factory"], "coursekit.models.tf_compat._Compatibility")
+    assert_refused("u3.inner_model", ns["InnerCompatibility"], "InnerCompatibility")
+    assert_refused("u3.inner_model", ns["factory"], "coursekit.models.tf_compat._Compatibility")
     # later cells get the package class back untouched
     net = tf_compat.InnerCompatibility(4, 2)
     assert net((np.ones((3, 4), np.float32), np.ones((3, 4), np.float32))).shape == (3,)
@@ -156,7 +148,7 @@ def test_pair_metrics_refuses_the_package_metrics():
         def pair_metrics(labels, probs):
             return pair_accuracy(labels, probs), pair_auc(labels, probs)
     """)
-    _refused("u3.pair_metrics", ns["pair_metrics"], "pair_accuracy")
+    assert_refused("u3.pair_metrics", ns["pair_metrics"], "pair_accuracy")
     ns = _notebook("""
         from coursekit import metrics
         def pair_metrics(labels, probs):  # accuracy by hand, AUC from the package's ranking AUC
@@ -164,7 +156,7 @@ def test_pair_metrics_refuses_the_package_metrics():
             auc = metrics.auc_score(np.asarray(probs, float)[None, :], [np.flatnonzero(y)])[0]
             return float(np.mean((np.asarray(probs) > 0.5) == y)), float(auc)
     """)
-    _refused("u3.pair_metrics", ns["pair_metrics"], "auc_score")
+    assert_refused("u3.pair_metrics", ns["pair_metrics"], "auc_score")
 
 
 # --------------------------------------------------------------------------- wrong answers, hints in two steps

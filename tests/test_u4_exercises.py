@@ -1,18 +1,17 @@
 """Unit-4 checks: independent answers pass, the package's versions are refused, typical mistakes fail
 with a helpful message, hints come only after failures, and the hidden parts give partial credit."""
 
-import ast
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from coursekit.grading.checks import FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts, run_check
+from coursekit.grading.checks import FAILED, PASSED, get_exercise, run_check
 from coursekit.grading.delegation import MESSAGE
+from ._exercise_helpers import hidden_points
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "04_music_cf.ipynb"
 EXERCISES = ["u4.play_matrix", "u4.neighbours", "u4.knn_scores", "u4.paired_t"]
@@ -254,24 +253,7 @@ def test_later_cells_never_need_an_unfinished_exercise():
 # --------------------------------------------------------------------------- hidden parts: partial credit
 
 def _score(exercise, name, answer):
-    """Points the grader's rule gives ``answer``: the visible check and the solution's hidden parts
-    (run here in a plain namespace, with the exercise's delegates guarded as the grader does)."""
-    from coursekit.grading.delegation import write_it_yourself
-    from coursekit.grading.grade import grading_specs
-    from coursekit.grading.scoring import score_exercise, status_of
-
-    spec = next(sp_ for sp_ in grading_specs(nbformat.read(SOLUTION, as_version=4)) if sp_.id == exercise)
-    assert spec.hidden.parts, f"{exercise} has no hidden parts"
-    pieces, namespace = {}, {"np": np, "sp": sp, "pd": pd, "stats": stats, name: answer}
-    with write_it_yourself(spec.delegates, namespace=namespace):
-        for piece, code in [("setup", spec.hidden.setup)] + [(p.name, p.code) for p in spec.hidden.parts]:
-            try:
-                exec(compile(code, f"<hidden {exercise} {piece}>", "exec"), namespace)  # noqa: S102 (test only)
-                pieces[piece] = PASSED
-            except BaseException as exc:  # noqa: BLE001  (the grader records any failure)
-                pieces[piece] = status_of(exc)
-    report = {"visible": run_check(exercise, answer).status, "message": "", "pieces": pieces}
-    return score_exercise(spec, report).points, spec.points
+    return hidden_points(SOLUTION, exercise, name, answer, np=np, sp=sp, pd=pd, stats=stats)
 
 
 def _unsorted_neighbours(x, k):  # picks the right k but leaves them in argpartition's order

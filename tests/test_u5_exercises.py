@@ -14,10 +14,10 @@ tf = pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
 
-from coursekit.grading.checks import (FAILED, NOT_ATTEMPTED, PASSED, get_exercise, reset_attempts,  # noqa: E402
-                                      run_check)
+from coursekit.grading.checks import FAILED, NOT_ATTEMPTED, PASSED, get_exercise, run_check  # noqa: E402
 from coursekit.grading.delegation import MESSAGE  # noqa: E402
 from coursekit.models import tf_retrieval as R  # noqa: E402
+from ._exercise_helpers import hidden_points  # noqa: E402
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "05_fashion_retrieval_tf.ipynb"
 EXERCISES = ["u5.lookups", "u5.sample_candidates", "u5.dot_scores", "u5.sampled_loss"]
@@ -257,24 +257,7 @@ def test_later_cells_never_need_an_unfinished_exercise():
 # --------------------------------------------------------------------------- hidden parts: partial credit
 
 def _score(exercise, name, answer):
-    """Points the grader's rule gives ``answer``: the visible check and the solution's hidden parts
-    (run here in a plain namespace, with the exercise's delegates guarded as the grader does)."""
-    from coursekit.grading.delegation import write_it_yourself
-    from coursekit.grading.grade import grading_specs
-    from coursekit.grading.scoring import score_exercise, status_of
-
-    spec = next(s for s in grading_specs(nbformat.read(SOLUTION, as_version=4)) if s.id == exercise)
-    assert spec.hidden.parts, f"{exercise} has no hidden parts"
-    pieces, namespace = {}, {"np": np, "tf": tf, "keras": keras, name: answer}
-    with write_it_yourself(spec.delegates, namespace=namespace):
-        for piece, code in [("setup", spec.hidden.setup)] + [(p.name, p.code) for p in spec.hidden.parts]:
-            try:
-                exec(compile(code, f"<hidden {exercise} {piece}>", "exec"), namespace)  # noqa: S102 (test only)
-                pieces[piece] = PASSED
-            except BaseException as exc:  # noqa: BLE001  (the grader records any failure)
-                pieces[piece] = status_of(exc)
-    report = {"visible": run_check(exercise, answer).status, "message": "", "pieces": pieces}
-    return score_exercise(spec, report).points, spec.points
+    return hidden_points(SOLUTION, exercise, name, answer, np=np, tf=tf, keras=keras)
 
 
 def _right_users_only(users, products):
