@@ -158,17 +158,7 @@ def test_sample_profile_items_refuses_the_package_sampler():
 
 
 def test_check_strategy3_refuses_the_package_check():
-    ns = _notebook("""
-        import scipy.sparse as sp
-        from coursekit.inventory import _liked
-        def check_strategy3(users, pos, neg, profile, artist, cluster):
-            p = sp.csr_matrix(profile)
-            la = _liked(p, artist, artist.max() + 1).toarray()
-            lc = _liked(p, cluster, cluster.max() + 1).toarray()
-            assert not profile[users, pos].any()
-            assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
-            assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
-    """)
+    ns = _notebook(DELEGATING["u2.check_strategy3"])
     assert_refused("u2.check_strategy3", ns["check_strategy3"], "_liked")
 
 
@@ -326,43 +316,46 @@ def test_the_grader_gives_an_independent_answer_full_points(specs, state, exerci
     assert got == specs[exercise_id].points, pieces
 
 
+# answers that hand the work to the package (the grader gives them nothing)
+DELEGATING = {
+    "u2.available_mask": """
+        from coursekit.inventory import replay_inventory
+        def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
+            return replay_inventory(upload_time, purchase_time, purchase_indptr, purchase_items).mask(times)
+    """,
+    "u2.sample_profile_items": """
+        from coursekit.sampling import curatornet as _cn
+        def sample_profile_items(profile, n, rng):
+            users = rng.choice(np.flatnonzero(np.diff(profile.indptr)), n)
+            return users, _cn._pick_in_rows(profile, users, rng), _cn._pick_outside_rows(profile, users, rng)
+    """,
+    "u2.check_strategy3": """
+        import scipy.sparse as sp
+        from coursekit.inventory import _liked
+        def check_strategy3(users, pos, neg, profile, artist, cluster):
+            p = sp.csr_matrix(profile)
+            la = _liked(p, artist, artist.max() + 1).toarray()
+            lc = _liked(p, cluster, cluster.max() + 1).toarray()
+            assert not profile[users, pos].any()
+            assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
+            assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
+    """,
+    "u2.bpr_loss": """
+        from coursekit.models import torch_curatornet
+        def bpr_loss(pos_scores, neg_scores):
+            return torch_curatornet.bpr_loss(pos_scores, neg_scores)
+    """,
+    "u2.auc_available": """
+        from coursekit.metrics import auc_score
+        def auc_available(scores, relevant, candidates):
+            return auc_score(scores[None], [relevant], candidates[None])[0]
+    """,
+}
+
+
 @pytest.mark.parametrize("exercise_id", EXERCISES)
 def test_the_grader_gives_a_delegating_answer_nothing(specs, state, exercise_id):
-    delegating = {
-        "u2.available_mask": """
-            from coursekit.inventory import replay_inventory
-            def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
-                return replay_inventory(upload_time, purchase_time, purchase_indptr, purchase_items).mask(times)
-        """,
-        "u2.sample_profile_items": """
-            from coursekit.sampling import curatornet as _cn
-            def sample_profile_items(profile, n, rng):
-                users = rng.choice(np.flatnonzero(np.diff(profile.indptr)), n)
-                return users, _cn._pick_in_rows(profile, users, rng), _cn._pick_outside_rows(profile, users, rng)
-        """,
-        "u2.check_strategy3": """
-            import scipy.sparse as sp
-            from coursekit.inventory import _liked
-            def check_strategy3(users, pos, neg, profile, artist, cluster):
-                p = sp.csr_matrix(profile)
-                la = _liked(p, artist, artist.max() + 1).toarray()
-                lc = _liked(p, cluster, cluster.max() + 1).toarray()
-                assert not profile[users, pos].any()
-                assert la[users, artist[pos]].all() and lc[users, cluster[pos]].all()
-                assert not la[users, artist[neg]].any() and not lc[users, cluster[neg]].any()
-        """,
-        "u2.bpr_loss": """
-            from coursekit.models import torch_curatornet
-            def bpr_loss(pos_scores, neg_scores):
-                return torch_curatornet.bpr_loss(pos_scores, neg_scores)
-        """,
-        "u2.auc_available": """
-            from coursekit.metrics import auc_score
-            def auc_available(scores, relevant, candidates):
-                return auc_score(scores[None], [relevant], candidates[None])[0]
-        """,
-    }[exercise_id]
-    got, pieces = _grade(specs[exercise_id], delegating, state)
+    got, pieces = _grade(specs[exercise_id], DELEGATING[exercise_id], state)
     assert got == 0, pieces
 
 
