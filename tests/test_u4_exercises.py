@@ -25,11 +25,16 @@ def play_matrix(df):
     return sp.csr_matrix((df["plays"].to_numpy(float), (rows, cols)), shape=(len(users), len(artists))), users, artists
 
 
-def top_neighbours(x, k):
+def _cosine_matrix(x):
+    """Dense cosine similarity of the rows of ``x`` (an empty row has similarity 0 to all)."""
     d = x.toarray()
     n = np.linalg.norm(d, axis=1)
     u = d / np.where(n == 0, 1, n)[:, None]
-    s = u @ u.T
+    return u @ u.T
+
+
+def top_neighbours(x, k):
+    s = _cosine_matrix(x)
     np.fill_diagonal(s, -np.inf)
     idx = np.argsort(-s, axis=1, kind="stable")[:, :k]
     return idx, np.take_along_axis(s, idx, axis=1)
@@ -80,10 +85,7 @@ def via_cosine_neighbours(x, k):
 def via_top_k(x, k):
     from coursekit.ranking import top_k
 
-    d = x.toarray()
-    n = np.linalg.norm(d, axis=1)
-    u = d / np.where(n == 0, 1, n)[:, None]
-    s = u @ u.T
+    s = _cosine_matrix(x)
     np.fill_diagonal(s, -np.inf)
     return top_k(s, k)
 
@@ -171,10 +173,7 @@ def test_common_mistakes_fail_with_a_message():
     assert run_check("u4.play_matrix", keeps_last_count).status == FAILED
 
     def includes_self(x, k):
-        d = x.toarray()
-        n = np.linalg.norm(d, axis=1)
-        u = d / np.where(n == 0, 1, n)[:, None]
-        s = u @ u.T
+        s = _cosine_matrix(x)
         idx = np.argsort(-s, axis=1)[:, :k]
         return idx, np.take_along_axis(s, idx, axis=1)
 
@@ -257,20 +256,14 @@ def _score(exercise, name, answer):
 
 
 def _unsorted_neighbours(x, k):  # picks the right k but leaves them in argpartition's order
-    d = x.toarray()
-    n = np.linalg.norm(d, axis=1)
-    u = d / np.where(n == 0, 1, n)[:, None]
-    s = u @ u.T
+    s = _cosine_matrix(x)
     np.fill_diagonal(s, -np.inf)
     idx = np.argpartition(-s, k - 1, axis=1)[:, :k][:, ::-1]
     return idx, np.take_along_axis(s, idx, axis=1)
 
 
 def _with_self(x, k):
-    d = x.toarray()
-    n = np.linalg.norm(d, axis=1)
-    u = d / np.where(n == 0, 1, n)[:, None]
-    s = u @ u.T
+    s = _cosine_matrix(x)
     idx = np.argsort(-s, axis=1, kind="stable")[:, :k]
     return idx, np.take_along_axis(s, idx, axis=1)
 
