@@ -4,14 +4,16 @@ Importing it is cheap: it does not import torch or tensorflow (framework code li
 ``coursekit.models.torch_*`` and ``coursekit.models.tf_*``, imported where a unit needs it).
 """
 
-from .claims import ClaimError, claim, record_claims
+from .claims import (ClaimError, claim, claim_better, claim_not_better, claim_similar, compare, record_claims,
+                     skip_claim)
 from .errors import DataError
-from .recording import record, record_runtime, start_notebook
+from .recording import record
+from .session import record_runtime, start_notebook
 
 __version__ = "0.1.0"
 
-__all__ = ["ClaimError", "DataError", "check", "claim", "record", "record_claims", "record_runtime",
-           "start_notebook", "__version__"]
+__all__ = ["ClaimError", "DataError", "check", "claim", "claim_better", "claim_not_better", "claim_similar",
+           "compare", "record", "record_claims", "record_runtime", "skip_claim", "start_notebook", "__version__"]
 
 
 def check(exercise: str, *args, **kwargs):

@@ -12,8 +12,21 @@ from pathlib import Path
 import nbformat
 
 from .errors import DataError
+from .glue import PlaceholderError, fill_notebook, notebook_records
 from .notebooks import execute_notebook, inject_parameters, to_html, write_text_atomic
 from .recording import ENV_RECORD, read_records
+from .results import RESULTS_DIR
+
+
+def solution_paths(solutions: Path, units: list[str] | None) -> list[Path]:
+    """The solution notebooks ``NN_*.ipynb`` of ``solutions``, only ``units`` (["01", "04"]) when given."""
+    paths = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
+    if units:
+        paths = [p for p in paths if p.name[:2] in units]
+    if not paths:
+        raise DataError("no solution notebooks found", path=solutions,
+                        fix="run from the repository root, or pass --solutions")
+    return paths
 
 
 def _index_html(results: list[dict]) -> str:
@@ -44,6 +57,7 @@ def build(
     save: bool = False,
     progress: bool = True,
     parameters: dict | None = None,
+    keep_notebooks: bool = False,
 ) -> list[dict]:
     """Execute each solution notebook and write ``out/html/<name>.html`` and ``out/html/index.html``.
 
@@ -53,12 +67,15 @@ def build(
     ``COURSEKIT_RECORD`` is set, to that file too. Returns one dict per notebook: notebook,
     seconds, ok, error, html, records. With ``progress``, one line per notebook is printed as it
     finishes (the kernels themselves stay quiet). In the HTML, model answers and rubrics of
-    written questions show as boxes instead of their ``### BEGIN ...`` markers.
+    written questions show as boxes instead of their ``### BEGIN ...`` markers, and their
+    placeholders (``{{hr@10/als:.3f}}``, :mod:`coursekit.glue`) show the figures of this run; a
+    placeholder that names no record fails the notebook on the default (toy) parameters and shows
+    as "not recorded" with ``parameters``. ``keep_notebooks``: each entry also holds the executed
+    notebook under ``"executed"``.
     """
-    from .cli import _solution_paths
     from .grading.written import instructor_view
 
-    paths = _solution_paths(Path(solutions), units)
+    paths = solution_paths(Path(solutions), units)
     if parameters and save:
         raise DataError("--save with -p would store another data set's outputs in the solutions",
                         path=solutions, fix="drop --save when overriding parameters")
@@ -99,9 +116,18 @@ def build(
                 with open(target, "a", encoding="utf-8") as fh:
                     fh.write(lines)
         if entry["ok"]:
-            target = html_dir / (path.stem + ".html")
-            write_text_atomic(target, to_html(instructor_view(nb)))
-            entry["html"] = target.name
+            try:
+                filled = fill_notebook(nb, {**notebook_records(nb), **entry["records"]},
+                                       results_dir=Path(solutions).resolve().parent / RESULTS_DIR,
+                                       unit=path.name[:2], missing="mark" if parameters else "raise")
+            except PlaceholderError as exc:
+                entry["ok"], entry["error"] = False, str(exc)
+            else:
+                target = html_dir / (path.stem + ".html")
+                write_text_atomic(target, to_html(instructor_view(filled)))
+                entry["html"] = target.name
+        if keep_notebooks and nb is not None:
+            entry["executed"] = nb
         if progress:
             status = "ok" if entry["ok"] else f"FAILED: {entry['error']}"
             print(f"{path.name}: {entry['seconds']:.1f} s, {status}", flush=True)

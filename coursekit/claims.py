@@ -13,15 +13,37 @@ it as a claim next to the figure::
 - On real data the same claim may legitimately fail: the notebook shows a visible
   "✗ does not hold on this data: statement — discuss why" and goes on.
 
-``record_claims()`` at the end of a notebook records ``claims/total`` and ``claims/failed``.
+A comparison ("X beats Y", "X is about the same as Y", "X is no better than Y") is never a bare
+inequality of two means: it goes through a statistical claim, which tests the paired per-user (or
+per-seed) figures and shows the effect with its interval in the statement:
+
+- :func:`claim_better` (``a`` beats ``b``: a two-sided paired test significant at ``alpha`` with
+  the difference pointing the right way);
+- :func:`claim_similar` (equivalence: two one-sided tests, the difference within ``±margin``);
+- :func:`claim_not_better` (non-superiority: ``a`` is not better than ``b`` by ``margin`` or more);
+- :func:`compare` for a table of several comparisons of one family, Holm-adjusted, whose
+  ``claim_better`` uses the adjusted p-values.
+
+``record_claims()`` at the end of a notebook records ``claims/total``, ``claims/failed`` and
+``claims/statistical`` (how many went through the statistical claims).
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-__all__ = ["Claim", "ClaimError", "claim", "claim_counts", "record_claims", "reset_claims"]
+from .recording import record
+
+if TYPE_CHECKING:
+    from .stats import Comparison, Equivalence
+
+# coursekit.stats imports scipy.stats (about a second): it is imported where a statistical claim
+# is made, so that ``import coursekit`` stays light.
+
+__all__ = ["Claim", "ClaimError", "Comparisons", "claim", "claim_better", "claim_counts", "claim_not_better",
+           "claim_similar", "compare", "record_claims", "reset_claims", "skip_claim"]
 
 CHECK, CROSS = "\u2713", "\u2717"
 METADATA_KEY = "coursekit_claim"
@@ -34,15 +56,23 @@ class ClaimError(AssertionError):
 @dataclass(frozen=True)
 class Claim:
     statement: str
-    holds: bool
+    holds: bool | None  # None: not checked on this data (see skip_claim)
     strict: bool
+    reason: str = ""
 
     def as_text(self) -> str:
+        if self.holds is None:
+            return f"\u2013 not checked on this data: {self.statement} ({self.reason})"
         if self.holds:
             return f"{CHECK} {self.statement}"
         return f"{CROSS} does not hold on this data: {self.statement} \u2014 discuss why"
 
     def as_html(self) -> str:
+        if self.holds is None:
+            return (f'<div class="coursekit-claim" data-holds="skipped" style="border-left:4px solid #8a6d00;'
+                    f'background:#fef7e0;padding:4px 8px;margin:4px 0"><span style="color:#8a6d00;font-weight:bold">'
+                    f'\u2013</span> <b>not checked on this data:</b> {html.escape(self.statement)} '
+                    f'<i>({html.escape(self.reason)})</i></div>')
         colour, background = ("#1b7f3b", "#e6f4ea") if self.holds else ("#b3261e", "#fce8e6")
         label = "" if self.holds else "<b>does not hold on this data:</b> "
         tail = "" if self.holds else " &mdash; <i>discuss why</i>"
@@ -58,13 +88,13 @@ class Claim:
         return self.as_text()
 
 
-_counts = {"total": 0, "failed": 0}
+_counts = {"total": 0, "failed": 0, "statistical": 0, "skipped": 0}
 _settings: dict = {"data_source": None}
 
 
 def reset_claims(data_source: str | None = None) -> None:
     """Start counting afresh (``start_notebook`` calls it with the notebook's ``DATA_SOURCE``)."""
-    _counts.update(total=0, failed=0)
+    _counts.update(total=0, failed=0, statistical=0, skipped=0)
     _settings["data_source"] = data_source
 
 
@@ -86,7 +116,7 @@ def _strict() -> bool:
     return _data_source() == "toy"
 
 
-def claim(condition, statement: str) -> None:
+def claim(condition, statement: str, *, _statistical: bool = False) -> None:
     """State a measured result: show "✓ statement" when ``condition`` holds.
 
     ``statement`` is an f-string that shows the numbers the condition compares. When the condition
@@ -104,6 +134,7 @@ def claim(condition, statement: str) -> None:
                         f"got {type(condition).__name__} ({exc})") from None
     result = Claim(" ".join(statement.split()), holds, _strict())
     _counts["total"] += 1
+    _counts["statistical"] += bool(_statistical)
     if not holds:
         _counts["failed"] += 1
         if result.strict:
@@ -116,19 +147,150 @@ def claim(condition, statement: str) -> None:
     _show(result)
 
 
+def skip_claim(statement: str, reason: str) -> None:
+    """Say visibly that a claim of the lesson is not checked on this data, and why (for example a
+    figure that needs 30Music's sessions, on a data set without sessions). Counted in
+    ``claims/skipped``, never in ``claims/failed``; never silent."""
+    _check_statement(statement)
+    if not isinstance(reason, str) or not reason.strip():
+        raise TypeError("skip_claim(statement, reason): say why the claim cannot be checked on this data")
+    _counts["skipped"] += 1
+    _show(Claim(" ".join(statement.split()), None, _strict(), " ".join(reason.split())))
+
+
 def claim_counts() -> dict[str, int]:
-    """{"total": claims made so far, "failed": those that did not hold}."""
+    """{"total": claims made so far, "failed": those that did not hold, "statistical": those made
+    through :func:`claim_better`, :func:`claim_similar` or :func:`claim_not_better`}."""
     return dict(_counts)
 
 
 def record_claims() -> dict[str, int]:
-    """Record ``claims/total`` and ``claims/failed`` (call once, at the end of a notebook)."""
-    from .recording import record
-
+    """Record ``claims/total``, ``claims/failed`` and ``claims/statistical`` (call once, at the end
+    of a notebook), and ``claims/skipped`` when a claim was skipped on this data."""
     counts = claim_counts()
-    record("claims/total", counts["total"])
-    record("claims/failed", counts["failed"])
+    for name in ("total", "failed", "statistical", "skipped"):
+        if name != "skipped" or counts[name]:
+            record(f"claims/{name}", counts[name])
     return counts
+
+
+# --------------------------------------------------------------------------- statistical claims
+
+def _check_statement(statement) -> None:
+    if not isinstance(statement, str) or not statement.strip():
+        raise TypeError("the statement must be a non-empty string (an f-string that shows the figures)")
+
+
+def _joined(statement: str, detail: str) -> str:
+    return f"{statement.rstrip().rstrip('.:;,')} ({detail})"
+
+
+def claim_better(a, b, statement: str, *, test: str = "t", alpha: float = 0.05, over: str = "users",
+                 higher_is_better: bool = True, n_boot: int = 5000, seed: int = 0, digits: int = 3) -> Comparison:
+    """State that ``a`` beats ``b``: holds only when a two-sided paired test (``test``: "t",
+    "wilcoxon" or "bootstrap") is significant at ``alpha`` and the mean difference points the right
+    way (``higher_is_better``; False for losses, ranks, errors).
+
+    ``a``, ``b``: paired per-user figures (one value per user, the same users in the same order),
+    or per-seed figures (``over="seeds"``, both arms run on the same seeds). The statement is shown
+    with the mean difference, its confidence interval, the test, its p-value and ``n``. Returns the
+    :class:`~coursekit.stats.Comparison`.
+    """
+    from .stats import paired_comparison
+
+    _check_statement(statement)
+    result = paired_comparison(a, b, test=test, level=1 - alpha, over=over, n_boot=n_boot, seed=seed)
+    claim(result.better(alpha, higher_is_better), _joined(statement, result.describe(digits)), _statistical=True)
+    return result
+
+
+def claim_similar(a, b, margin: float, statement: str, *, alpha: float = 0.05, over: str = "users",
+                  digits: int = 3) -> Equivalence:
+    """State that ``a`` and ``b`` are about the same: an equivalence test (two one-sided paired
+    t-tests, TOST) that the mean difference lies within ``(-margin, margin)`` at ``alpha``.
+
+    Choose ``margin`` before looking, as the smallest difference that would matter (say the size of
+    a gain the paper reports). A difference that is merely not significant is *not* similarity:
+    with few users or seeds the test cannot confirm it, and the claim fails.
+    """
+    from .stats import equivalence_test
+
+    _check_statement(statement)
+    result = equivalence_test(a, b, margin, alpha=alpha, over=over, kind="similar")
+    claim(result.holds(), _joined(statement, result.describe(digits)), _statistical=True)
+    return result
+
+
+def claim_not_better(a, b, margin: float, statement: str, *, alpha: float = 0.05, over: str = "users",
+                     higher_is_better: bool = True, digits: int = 3) -> Equivalence:
+    """State that ``a`` is no better than ``b``: a one-sided paired t-test (non-superiority) that
+    ``a`` does not beat ``b`` by ``margin`` or more (``higher_is_better=False``: by being lower).
+    The statement shows ``a``'s advantage (mean(a - b), or mean(b - a) for lower-is-better
+    figures) with its interval, which must stay below ``margin``."""
+    from .stats import equivalence_test
+
+    _check_statement(statement)
+    if higher_is_better:
+        result = equivalence_test(a, b, margin, alpha=alpha, over=over, kind="not_better")
+    else:
+        result = equivalence_test(b, a, margin, alpha=alpha, over=over, kind="not_better")
+    claim(result.holds(), _joined(statement, result.describe(digits)), _statistical=True)
+    return result
+
+
+class Comparisons:
+    """Several paired comparisons of one family (one table), Holm-adjusted.
+
+    ``scores``: {name: per-user (or per-seed) figures, the same users in the same order};
+    ``pairs``: [(name_a, name_b), ...]. :meth:`table` shows every comparison with its difference,
+    interval, raw and Holm-adjusted p-value; :meth:`claim_better` states one of them with the
+    adjusted p-value (the table is what the reader compares, so the family is corrected as one).
+    """
+
+    def __init__(self, scores: dict, pairs, *, test: str = "t", alpha: float = 0.05, over: str = "users",
+                 n_boot: int = 5000, seed: int = 0):
+        from .stats import holm, paired_comparison
+
+        self.scores, self.alpha, self.over = dict(scores), alpha, over
+        self.pairs = [tuple(p) for p in pairs]
+        if not self.pairs:
+            raise ValueError("compare(scores, pairs): give at least one pair of names")
+        unknown = sorted({n for p in self.pairs for n in p} - set(self.scores))
+        if unknown:
+            raise KeyError(f"no scores for {', '.join(map(repr, unknown))}; known: {', '.join(map(repr, self.scores))}")
+        raw = [paired_comparison(self.scores[x], self.scores[y], test=test, level=1 - alpha, over=over,
+                                 n_boot=n_boot, seed=seed) for x, y in self.pairs]
+        adjusted = holm([c.p_value for c in raw]) if len(raw) > 1 else [None]
+        self.results = {pair: replace(c, p_adjusted=None if a is None else float(a))
+                        for pair, c, a in zip(self.pairs, raw, adjusted)}
+
+    def __getitem__(self, pair) -> Comparison:
+        return self.results[tuple(pair)]
+
+    def table(self):
+        """One row per comparison: means, difference, interval, p-value and Holm-adjusted p-value."""
+        import pandas as pd
+
+        rows = [{"a": x, "b": y, "mean a": c.mean_a, "mean b": c.mean_b, "difference": c.diff,
+                 "ci low": c.ci_low, "ci high": c.ci_high, "p": c.p_value,
+                 "p (Holm)": c.p if c.p_adjusted is not None else c.p_value,
+                 f"significant at {self.alpha:g}": c.p < self.alpha} for (x, y), c in self.results.items()]
+        return pd.DataFrame(rows)
+
+    def claim_better(self, a: str, b: str, statement: str, *, higher_is_better: bool = True,
+                     digits: int = 3) -> Comparison:
+        _check_statement(statement)
+        result = self.results.get((a, b))
+        if result is None:
+            raise KeyError(f"({a!r}, {b!r}) is not one of the pairs compared: {self.pairs}")
+        claim(result.better(self.alpha, higher_is_better), _joined(statement, result.describe(digits)),
+              _statistical=True)
+        return result
+
+
+def compare(scores: dict, pairs, **kwargs) -> Comparisons:
+    """:class:`Comparisons` of ``pairs`` of ``scores`` (see there); Holm-adjusted when more than one."""
+    return Comparisons(scores, pairs, **kwargs)
 
 
 def _show(result: Claim) -> None:
@@ -138,7 +300,10 @@ def _show(result: Claim) -> None:
     except ImportError:
         get_ipython = None  # type: ignore[assignment]
     if get_ipython is not None and get_ipython() is not None:
+        meta = {"statement": result.statement, "holds": result.holds}
+        if result.holds is None:
+            meta["reason"] = result.reason
         display({"text/plain": result.as_text(), "text/html": result.as_html()}, raw=True,
-                metadata={METADATA_KEY: {"statement": result.statement, "holds": result.holds}})
+                metadata={METADATA_KEY: meta})
     else:
         print(result.as_text())

@@ -16,16 +16,6 @@ def _units(values) -> list[str] | None:
     return [f"{int(v):02d}" for v in values]
 
 
-def _solution_paths(solutions: Path, units: list[str] | None) -> list[Path]:
-    paths = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
-    if units:
-        paths = [p for p in paths if p.name[:2] in units]
-    if not paths:
-        raise DataError("no solution notebooks found", path=solutions,
-                        fix="run from the repository root, or pass --solutions")
-    return paths
-
-
 # --------------------------------------------------------------------------- build
 
 def cmd_build(args) -> int:
@@ -180,12 +170,33 @@ def cmd_bench(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- results
+
+def cmd_results(args) -> int:
+    from .notebooks import parse_parameter
+    from .results import run_results
+
+    parameters = dict(parse_parameter(p) for p in args.parameter or [])
+    path, problems = run_results(args.unit, parameters, solutions=args.solutions, results_dir=args.out,
+                                 check=args.check, timeout=args.timeout)
+    if args.check:
+        if problems:
+            print(f"{path}: {len(problems)} figure(s) or claim(s) moved beyond tolerance:")
+            for line in problems:
+                print(f"  {line}")
+            return 1
+        print(f"{path}: every figure within tolerance, every claim as before")
+        return 0
+    print(f"wrote {path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="coursekit",
-        description="Course kit for recommender systems: build, release, export, grade, data, bench.",
+        description="Course kit for recommender systems: build, release, export, grade, data, results, bench.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -274,6 +285,21 @@ def make_parser() -> argparse.ArgumentParser:
     em.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
     em.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_data)
+
+    rs = sub.add_parser("results", help="run a unit on a data set and write (or check) its results page",
+                        description="Execute one unit with the given parameters and write docs/results/NN-<data>.md: "
+                                    "every recorded figure with its tolerance and every claim with its verdict. "
+                                    "Model answers quote these figures through {{data::name}} placeholders.")
+    rs.add_argument("--unit", required=True, metavar="NN", help="the unit (e.g. 04)")
+    rs.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
+                    help="override a name of the parameters cell (e.g. -p DATA_SOURCE=lastfm); the page is named "
+                         "after DATA_SOURCE")
+    rs.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
+    rs.add_argument("--out", default=None, help="folder of results pages (default: docs/results beside --solutions)")
+    rs.add_argument("--check", action="store_true",
+                    help="compare a new run with the page instead of writing it; exit 1 when anything moved")
+    rs.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    rs.set_defaults(func=cmd_results)
 
     bn = sub.add_parser("bench", help="time the kit's hot paths beside naive references",
                         description="Run every hot path beside a seed-style reference and print a table.")

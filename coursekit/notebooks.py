@@ -191,7 +191,7 @@ def to_html(nb: nbformat.NotebookNode, *, header_html: str = "", sanitize: bool 
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab", sanitize_html=sanitize)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(_without_records(nb))
     if header_html:
         marker = '<main>' if '<main>' in body else '<body'
         if marker == '<main>':
@@ -200,6 +200,27 @@ def to_html(nb: nbformat.NotebookNode, *, header_html: str = "", sanitize: bool 
             pos = body.index('>', body.index('<body')) + 1
             body = body[:pos] + header_html + body[pos:]
     return body
+
+
+def _without_records(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy without the machine-readable record bundles (``coursekit.record`` keeps each value
+    in the outputs for placeholders; a page shows only the "[record] ..." text)."""
+    from .recording import RECORD_MIME
+
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if data and RECORD_MIME in data:
+                data.pop(RECORD_MIME)
+                if not data:
+                    continue
+            kept.append(out)
+        cell["outputs"] = kept
+    return nb
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

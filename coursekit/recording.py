@@ -1,18 +1,26 @@
-"""``record`` (headline figures of a notebook) and the notebook session helpers."""
+"""``record``: the headline figures of a notebook (metrics, timings), as JSON lines.
+
+The lowest layer of the notebook helpers: it imports nothing of coursekit. The session helpers
+(``start_notebook``, ``record_runtime``) are in :mod:`coursekit.session`, claims in
+:mod:`coursekit.claims`; both build on this module.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import random
-import time
 from pathlib import Path
 
 ENV_RECORD = "COURSEKIT_RECORD"
 ENV_NOTEBOOK = "COURSEKIT_NOTEBOOK"
 
-_state: dict = {"notebook": None, "start": None}
+_state: dict = {"notebook": None}  # the notebook's file name, set by coursekit.session.start_notebook
+
+
+def set_notebook(name: str) -> None:
+    """Name the running notebook for :func:`record` (``coursekit.start_notebook`` calls it)."""
+    _state["notebook"] = Path(str(name)).name
 
 
 def current_notebook() -> str:
@@ -39,12 +47,29 @@ def _jsonable(value):
     return value
 
 
+RECORD_MIME = "application/vnd.coursekit.record+json"
+"""The mime type of a record in a notebook's outputs: ``{"name": ..., "value": ...}``. Front ends
+that do not know it show nothing for it; :func:`coursekit.glue.notebook_records` reads it back, so
+an executed notebook carries its own figures (model answers quote them through placeholders)."""
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
 def record(name: str, value, *, quiet: bool = False):
     """Record a headline figure of the notebook (a metric, a timing).
 
     When ``COURSEKIT_RECORD`` names a file, one JSON line
-    ``{"notebook": ..., "name": ..., "value": ...}`` is appended to it; the value is always shown.
-    Returns ``value`` so a cell can record and use a figure in one line.
+    ``{"notebook": ..., "name": ..., "value": ...}`` is appended to it. In a notebook the value is
+    shown ("[record] name = value"; nothing with ``quiet=True``) and kept, exact, in the cell's
+    output (:data:`RECORD_MIME`), so that model answers can quote it (``{{name:.3f}}``, see
+    :mod:`coursekit.glue`). Returns ``value`` so a cell can record and use a figure in one line.
     """
     v = _jsonable(value)
     path = os.environ.get(ENV_RECORD)
@@ -52,9 +77,16 @@ def record(name: str, value, *, quiet: bool = False):
         line = json.dumps({"notebook": current_notebook(), "name": str(name), "value": v})
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-    if not quiet:
-        shown = f"{v:.4f}" if isinstance(v, float) else repr(v)
-        print(f"[record] {name} = {shown}")
+    text = f"[record] {name} = {f'{v:.4f}' if isinstance(v, float) else repr(v)}"
+    if _in_kernel():
+        from IPython.display import display
+
+        bundle = {RECORD_MIME: {"name": str(name), "value": v}}
+        if not quiet:
+            bundle["text/plain"] = text
+        display(bundle, raw=True)
+    elif not quiet:
+        print(text)
     return value
 
 
@@ -68,41 +100,3 @@ def read_records(path: str | os.PathLike) -> list[dict]:
     """The records of a ``COURSEKIT_RECORD`` file, in order."""
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
-
-
-def start_notebook(notebook: str, seed: int = 0, data_source: str | None = None) -> None:
-    """Call once at the top of a unit: names the notebook for ``record``, starts the runtime
-    clock, seeds Python's and NumPy's global generators, quiets TensorFlow's start-up logs and
-    starts counting claims (``data_source``: the notebook's ``DATA_SOURCE``; claims are enforced
-    on ``"toy"``, see :func:`coursekit.claim`)."""
-    import numpy as np
-
-    from .claims import reset_claims
-
-    reset_claims(data_source)
-
-    _state["notebook"] = Path(notebook).name
-    _state["start"] = time.perf_counter()
-    random.seed(seed)
-    np.random.seed(seed)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    try:
-        import matplotlib
-
-        matplotlib.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80, "figure.max_open_warning": 50})
-    except ImportError:
-        pass
-
-
-def elapsed() -> float:
-    """Seconds since :func:`start_notebook`."""
-    if _state["start"] is None:
-        raise RuntimeError("call coursekit.start_notebook(...) first")
-    return time.perf_counter() - _state["start"]
-
-
-def record_runtime() -> None:
-    """Record ``runtime_s``: seconds since :func:`start_notebook` (shown, not returned, so the
-    last cell of a notebook prints it once)."""
-    record("runtime_s", round(elapsed(), 2))

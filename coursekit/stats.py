@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["TestResult", "McNemarResult", "paired_t_test", "wilcoxon_test", "mcnemar_test", "bootstrap_ci",
-           "compare_models", "pairwise_comparison", "MCNEMAR_EXACT_BELOW"]
+__all__ = ["TestResult", "McNemarResult", "Comparison", "Equivalence", "paired_t_test", "wilcoxon_test",
+           "mcnemar_test", "bootstrap_ci", "compare_models", "pairwise_comparison", "paired_comparison",
+           "equivalence_test", "holm", "MCNEMAR_EXACT_BELOW"]
 
 MCNEMAR_EXACT_BELOW = 25
 """McNemar uses the exact binomial test when fewer users than this are discordant (a common rule:
@@ -239,3 +240,173 @@ def pairwise_comparison(hits: dict, pairs, *, scores: dict | None = None, n_boot
                        p_wilcoxon_score=wilcoxon_test(sa, sb).p_value)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- what claims are made of
+
+TESTS = ("t", "wilcoxon", "bootstrap")
+
+
+@dataclass(frozen=True)
+class _PairedEffect:
+    """The paired figures every comparison reports: both means, mean(a - b), its interval, p, n."""
+
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.01 else f"p = {p:.3f}"
+
+
+@dataclass(frozen=True)
+class Comparison(_PairedEffect):
+    """A paired comparison of ``a`` against ``b``: the means, the mean difference ``diff`` =
+    mean(a - b) with its ``level`` confidence interval, and the two-sided ``p_value`` of ``test``
+    over ``n`` pairs (``over``: what a pair is, "users" or "seeds").
+
+    The interval matches the test: a t interval for the t-test, a percentile bootstrap interval
+    (pairs resampled) for the bootstrap and for Wilcoxon, whose own effect is not a mean.
+    ``p_adjusted`` is the Holm-adjusted p-value when the comparison is one of a family
+    (:func:`holm`), else equal to ``p_value``.
+    """
+
+    test: str
+    level: float = 0.95
+    over: str = "users"
+    p_adjusted: float | None = None
+
+    @property
+    def p(self) -> float:
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
+
+    def better(self, alpha: float = 0.05, higher_is_better: bool = True) -> bool:
+        """``a`` is better than ``b``: significant at ``alpha`` (two-sided, adjusted when in a
+        family) and the difference points the right way."""
+        right_way = self.diff > 0 if higher_is_better else self.diff < 0
+        return bool(right_way and self.p < alpha)
+
+    def describe(self, digits: int = 3) -> str:
+        """"difference +0.011, 95 % CI [+0.003, +0.019], paired t-test p = 0.008 (Holm), 1,234 users"."""
+        f = f"+.{digits}f"
+        holm_text = " (Holm-adjusted)" if self.p_adjusted is not None else ""
+        return (f"difference {self.diff:{f}}, {self.level:.0%} CI [{self.ci_low:{f}}, {self.ci_high:{f}}], "
+                f"{_TEST_NAMES[self.test]} {_p_text(self.p)}{holm_text}, {self.n:,} {self.over}")
+
+
+@dataclass(frozen=True)
+class Equivalence(_PairedEffect):
+    """Two one-sided paired t-tests (TOST) of |mean(a - b)| < ``margin``: ``p_value`` is the
+    larger of the two one-sided p-values; the (1 - 2 alpha) interval ``ci_low``..``ci_high`` lies
+    inside (-margin, margin) exactly when both tests reject at ``alpha``. ``kind`` "similar"
+    tests both sides; "not_better" only that mean(a - b) < margin (a non-superiority test)."""
+
+    margin: float
+    alpha: float = 0.05
+    over: str = "users"
+    kind: str = "similar"
+
+    def holds(self) -> bool:
+        return bool(self.p_value < self.alpha)
+
+    def describe(self, digits: int = 3) -> str:
+        f = f"+.{digits}f"
+        level = 1 - 2 * self.alpha
+        if self.kind == "similar":
+            bound = f"within \u00b1{self.margin:.{digits}f}"
+            test = "equivalence test (TOST)"
+        else:
+            bound = f"below +{self.margin:.{digits}f}"
+            test = "non-superiority test"
+        what = "difference" if self.kind == "similar" else "advantage"
+        return (f"{what} {self.diff:{f}}, {level:.0%} CI [{self.ci_low:{f}}, {self.ci_high:{f}}] {bound}, "
+                f"{test} {_p_text(self.p_value)}, {self.n:,} {self.over}")
+
+
+_TEST_NAMES = {"t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test", "bootstrap": "paired bootstrap"}
+
+
+def _t_interval(d: np.ndarray, level: float) -> tuple[float, float]:
+    n = len(d)
+    se = d.std(ddof=1) / np.sqrt(n)
+    if se == 0:
+        return float(d.mean()), float(d.mean())
+    q = stats.t.ppf(0.5 + level / 2, df=n - 1)
+    return float(d.mean() - q * se), float(d.mean() + q * se)
+
+
+def paired_comparison(a, b, *, test: str = "t", level: float = 0.95, over: str = "users", n_boot: int = 5000,
+                      seed: int = 0) -> Comparison:
+    """Compare ``a`` with ``b`` pair by pair (per user, or per seed when both arms ran on the same
+    seeds): the mean difference, its interval and a two-sided p-value.
+
+    ``test``: ``"t"`` (:func:`paired_t_test`, t interval), ``"wilcoxon"`` (:func:`wilcoxon_test`,
+    bootstrap interval of the mean difference) or ``"bootstrap"`` (pairs resampled ``n_boot``
+    times, seeded; percentile interval; p-value = twice the smaller share of resampled mean
+    differences on either side of 0, at least 1 / n_boot).
+    """
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, got {test!r}")
+    a_, b_ = _paired(a, b)
+    d = a_ - b_
+    if test == "t":
+        p = paired_t_test(a_, b_).p_value
+        low, high = _t_interval(d, level)
+    else:
+        _, low, high = bootstrap_ci(a_, b_, n_boot=n_boot, level=level, seed=seed)
+        if test == "wilcoxon":
+            p = wilcoxon_test(a_, b_).p_value
+        else:
+            rng = np.random.default_rng(seed)
+            means = np.concatenate([d[rng.integers(0, len(d), size=(min(500, n_boot - s), len(d)))].mean(axis=1)
+                                    for s in range(0, n_boot, 500)])
+            p = 1.0 if np.all(d == 0) else float(max(min(1.0, 2 * min((means <= 0).mean(), (means >= 0).mean())),
+                                                    1 / n_boot))
+    return Comparison(float(a_.mean()), float(b_.mean()), float(d.mean()), low, high, float(p), len(d), test,
+                      level, over)
+
+
+def equivalence_test(a, b, margin: float, *, alpha: float = 0.05, over: str = "users",
+                     kind: str = "similar") -> Equivalence:
+    """TOST: is the paired mean difference within ``(-margin, margin)`` (``kind="similar"``), or
+    below ``margin`` (``kind="not_better"``: a is no better than b by ``margin`` or more)?
+
+    Each one-sided test is a paired t-test shifted by the margin; the result holds when every
+    test it needs rejects at ``alpha``. The interval shown is the (1 - 2 alpha) t interval, the one
+    that lies inside the margins exactly when the tests reject.
+    """
+    if not margin > 0:
+        raise ValueError(f"the margin must be positive, got {margin!r}")
+    if kind not in ("similar", "not_better"):
+        raise ValueError(f"kind must be 'similar' or 'not_better', got {kind!r}")
+    a_, b_ = _paired(a, b)
+    d = a_ - b_
+    n, mean = len(d), float(d.mean())
+    se = d.std(ddof=1) / np.sqrt(n)
+    if se == 0:
+        p_upper = 0.0 if mean < margin else 1.0
+        p_lower = 0.0 if mean > -margin else 1.0
+    else:
+        p_upper = float(stats.t.cdf((mean - margin) / se, df=n - 1))   # H0: diff >= margin
+        p_lower = float(stats.t.sf((mean + margin) / se, df=n - 1))    # H0: diff <= -margin
+    p = max(p_lower, p_upper) if kind == "similar" else p_upper
+    low, high = _t_interval(d, 1 - 2 * alpha)
+    return Equivalence(float(a_.mean()), float(b_.mean()), mean, low, high, p, n, float(margin), alpha, over, kind)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (controls the family-wise error rate):
+    sort ascending, multiply the i-th smallest (0-based) by (m - i), carry the running maximum,
+    cap at 1; returned in the input order. Reject where the adjusted p-value < alpha."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out

@@ -343,3 +343,22 @@ def test_points_hints_and_delegates_are_declared(exercise_id):
 def test_not_attempted_shows_no_hint(exercise_id):
     result = run_check(exercise_id, todo)
     assert result.status == NOT_ATTEMPTED and result.hint == ""
+
+
+@pytest.mark.parametrize("hint, recipe", [
+    ("Look up `np.argpartition`: it finds the k largest without a full sort.", []),
+    ("First take x.std(axis=0), then np.where to guard zeros, then np.argpartition.", ["std", "where", "argpartition"]),
+    ("Use `np.argpartition`, after `np.where`.", []),  # named out of order: not a sequence of steps
+    ("Think about where the standard deviation is zero, and sort the best k.", []),  # words, not calls
+    ("np.where(...) then `argpartition`", ["where", "argpartition"]),
+])
+def test_hint_recipe_detector(hint, recipe):
+    from coursekit.grading.audit import hint_recipe
+
+    assert hint_recipe(["std", "where", "argpartition", "argsort"], hint) == recipe
+    nb = _nbformat.v4.new_notebook(cells=[_nbformat.v4.new_code_cell(
+        "# Exercise u9.demo: demo\ndef f(x, k):\n    ### BEGIN SOLUTION\n    s = x.std(axis=0)\n"
+        "    u = x / np.where(s == 0, 1.0, s)\n    best = np.argpartition(-u, k)\n    return best[np.argsort(-u[best])]\n"
+        "    ### END SOLUTION")])
+    found = [l for l in hint_leaks(nb, {"u9.demo": (hint,)}) if l.recipe]
+    assert bool(found) == bool(recipe)

@@ -4,7 +4,9 @@
   every line of its exercise's solution region as normalised tokens (names, numbers, operators;
   comments and whitespace dropped, quotes unified): a hint leaks a line when it contains a run of 7
   or more of the line's tokens, or when runs of at least 3 tokens cover 70 % of a line of 4 tokens
-  or more.
+  or more. A hint is also a recipe, not a pointer, when it names two or more of the functions the
+  solution calls in the order the solution calls them (:func:`hint_recipes`): name the concept or
+  one function to look up, never the sequence of steps.
 - :func:`delegation_problems`: every exercise declares the package functions it re-implements;
   they must exist and the solution must not call them.
 - :func:`exercise_problems`: points 1-4, hidden parts that parse and fit in the points, a check call
@@ -82,9 +84,13 @@ def _leaked(line_tokens: list[str], hint_tokens: list[str]) -> bool:
 class Leak:
     exercise: str
     hint: int          # 1 = first hint
-    line: str          # the solution line the hint gives away
+    line: str          # the solution line the hint gives away (or the calls it lists in order)
+    recipe: bool = False
 
     def __str__(self) -> str:
+        if self.recipe:
+            return (f"{self.exercise}: hint {self.hint} lists the solution's calls in order ({self.line}); "
+                    "name the concept or one function to look up instead")
         return f"{self.exercise}: hint {self.hint} holds the solution line {self.line.strip()!r}"
 
 
@@ -121,12 +127,65 @@ def hint_leaks(nb: nbformat.NotebookNode, hints: dict[str, tuple[str, ...]] | No
             except KeyError:
                 continue
         lines = _strip_comments(code)
+        calls = _ordered_calls(code)
         for number, hint in enumerate(ex_hints, start=1):
             hint_tokens = tokens(hint)
             for line in lines:
                 if _leaked(tokens(line), hint_tokens):
                     leaks.append(Leak(ex_id, number, line))
+            recipe = hint_recipe(calls, hint)
+            if recipe:
+                leaks.append(Leak(ex_id, number, " -> ".join(recipe), recipe=True))
     return leaks
+
+
+def _ordered_calls(code: str) -> list[str]:
+    """The last name of every function the code calls (``np.where`` -> ``where``), in the order of
+    their first call in the source."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+            if name:
+                found.append((node.lineno, node.col_offset, name))
+    ordered: list[str] = []
+    for _, _, name in sorted(found):
+        if name not in ordered:
+            ordered.append(name)
+    return ordered
+
+
+def _mentions(hint: str, name: str) -> int:
+    """Where ``hint`` names the function ``name`` as code (``np.name``, ``.name``, ``name(``, or
+    inside backticks), or -1. A plain English word ("where", "sum") is not a mention."""
+    patterns = [rf"\.{re.escape(name)}\b", rf"\b{re.escape(name)}\s*\(", rf"`[^`]*\b{re.escape(name)}\b[^`]*`"]
+    positions = [m.start() for p in patterns for m in re.finditer(p, hint)]
+    return min(positions) if positions else -1
+
+
+def hint_recipe(calls: list[str], hint: str) -> list[str]:
+    """The longest run of the solution's ``calls`` that ``hint`` names in the same order (empty
+    when it names fewer than two of them in order)."""
+    named = [(pos, i, name) for i, name in enumerate(calls) if (pos := _mentions(hint, name)) >= 0]
+    named.sort()
+    # longest increasing subsequence of solution order, read in hint order (a handful of names)
+    best: list[list[str]] = []
+    chains: list[tuple[int, list[str]]] = []
+    for _, i, name in named:
+        extended = [name]
+        for j, chain in chains:
+            if j < i and len(chain) + 1 > len(extended):
+                extended = chain + [name]
+        chains.append((i, extended))
+        if len(extended) > len(best[0] if best else []):
+            best = [extended]
+    longest = best[0] if best else []
+    return longest if len(longest) >= 2 else []
 
 
 def _calls(code: str) -> set[str]:

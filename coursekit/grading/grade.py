@@ -632,7 +632,13 @@ def grade_folder(submissions, output="graded", *, unit=None, jobs=1, timeout=300
         specs = grading_specs(solution_nb)
         for spec in specs:
             spec.validate()
-        questions = parse_questions(solution_nb, solution.name)
+        # model answers and rubrics quote the solution's stored figures through placeholders
+        from ..glue import fill_notebook
+        from ..results import RESULTS_DIR
+
+        filled = fill_notebook(solution_nb, results_dir=Path(solutions).resolve().parent / RESULTS_DIR,
+                               unit=solution.name[:2], missing="mark")
+        questions = parse_questions(filled, solution.name)
     except (PartsError, QuestionError) as exc:
         raise DataError(str(exc), path=solution, fix="see docs/AUTHORING.md, 'Exercises and grading'") from None
     students = [s for s, _, _ in entries]

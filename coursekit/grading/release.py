@@ -69,8 +69,13 @@ def student_source(source: str, cell_type: str, where: str = "cell") -> str:
 
 
 def release_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """The student notebook for one solution notebook (a new object; the input is unchanged)."""
+    """The student notebook for one solution notebook (a new object; the input is unchanged).
+    Placeholders in what students see (``{{name:.3f}}``, :mod:`coursekit.glue`) show the figures
+    of the solution's stored run."""
+    from ..glue import fill_notebook
+
     nb = nbformat.from_dict(nbformat.reads(nbformat.writes(solution), as_version=4))
+    nb = fill_notebook(nb, missing="mark")
     for index, cell in enumerate(nb.cells):
         cell.source = student_source(cell.source, cell.cell_type, f"{name}, cell {index}")
         if cell.cell_type == "code":
