@@ -13,6 +13,7 @@ import nbformat
 
 from .errors import DataError
 from .glue import PlaceholderError, fill_notebook, notebook_records
+from .mathjax import write_bundle
 from .notebooks import execute_notebook, inject_parameters, to_html, write_text_atomic
 from .recording import ENV_RECORD, read_records
 from .results import RESULTS_DIR
@@ -85,6 +86,8 @@ def build(
         notebooks[path] = inject_parameters(nb, parameters or {}, name=str(path))
     html_dir = Path(out) / "html"
     html_dir.mkdir(parents=True, exist_ok=True)
+    bundle = write_bundle(html_dir / "mathjax")  # math typesets offline: one copy for every page
+    mathjax = f"{bundle.parent.name}/{bundle.name}"
     user_record = os.environ.get(ENV_RECORD)
     results = []
     for path in paths:
@@ -124,7 +127,7 @@ def build(
                 entry["ok"], entry["error"] = False, str(exc)
             else:
                 target = html_dir / (path.stem + ".html")
-                write_text_atomic(target, to_html(instructor_view(filled)))
+                write_text_atomic(target, to_html(instructor_view(filled), mathjax=mathjax))
                 entry["html"] = target.name
         if keep_notebooks and nb is not None:
             entry["executed"] = nb

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -58,22 +59,39 @@ def cmd_release(args) -> int:
 # --------------------------------------------------------------------------- export / grade
 
 def cmd_export(args) -> int:
-    from .grading.export import export_notebook
+    from .grading.export import export_notebook, questions_at_template
 
     out = export_notebook(args.notebook, args.output, execute=not args.no_execute, timeout=args.timeout)
     print(f"wrote {out}")
+    import nbformat
+
+    left = questions_at_template(nbformat.read(args.notebook, as_version=4))
+    if left:
+        print(f"note: {len(left)} written question(s) still show the answer template: {', '.join(left)}")
     return 0
 
 
 def cmd_grade(args) -> int:
-    from .grading.grade import grade_folder
+    from .grading.grade import GradingInterrupted, grade_folder
 
-    csv_path = grade_folder(
-        args.submissions, args.output, unit=args.unit, jobs=args.jobs, timeout=args.timeout,
-        memory_mb=args.memory_mb, solutions=args.solutions, written=args.written,
-        sandbox=not args.no_sandbox, disk_mb=args.disk_mb,
-    )
-    print(f"wrote {csv_path}")
+    bar = {"auto": sys.stderr.isatty(), "on": True, "off": False}[args.progress]
+    try:
+        result = grade_folder(
+            args.submissions, args.output, unit=args.unit, jobs=args.jobs, timeout=args.timeout,
+            memory_mb=args.memory_mb, solutions=args.solutions, written=args.written, overrides=args.overrides,
+            sandbox=not args.no_sandbox, disk_mb=args.disk_mb, force=args.force, scheduler=args.scheduler, bar=bar,
+        )
+    except GradingInterrupted as exc:
+        print(f"coursekit grade: {exc}; every kernel was stopped. Run the same command again to grade the rest.",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)  # worker threads may still be waiting on kernels that are gone: do not wait for them
+    print(f"wrote {result.csv}")
+    if result.not_graded:
+        print(f"coursekit grade: {len(result.not_graded)} submission(s) NOT GRADED (the grader could not run them; "
+              f"see the notes in grades.csv): {', '.join(result.not_graded)}. Run the same command again to retry "
+              "them.", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -234,18 +252,19 @@ def make_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_export)
 
     g = sub.add_parser("grade", help="grade a folder of submitted notebooks or exported HTML",
-                       description="Run each submission (.ipynb, or the .html `coursekit export` wrote) in "
-                                   "bubblewrap sandboxes: once as submitted (its feedback) and once with the "
-                                   "hidden tests (its points); write grades.csv (points per exercise, partial "
-                                   "credit), written.csv and one page per written question, and one feedback "
-                                   "HTML per student.")
+                       description="Run each submission (.ipynb, or the .html `coursekit export` wrote) once, in a "
+                                   "bubblewrap sandbox with the hidden tests: the same run gives its points and its "
+                                   "feedback. Every graded submission is kept in OUT/store: running again grades "
+                                   "only what is new or changed, and a stopped batch resumes. Writes grades.csv "
+                                   "(points per exercise, partial credit), written.csv and one page per written "
+                                   "question, and one feedback HTML per student. Exit status 2: nothing could be "
+                                   "graded (a test kernel did not start); 3: some submissions were not graded "
+                                   "(named on stderr); 130: interrupted (what was graded is kept).")
     g.add_argument("submissions")
     g.add_argument("-o", "--output", default="graded", help="output folder (default: graded)")
     g.add_argument("--unit", help="unit number NN (default: from the file names)")
-    g.add_argument("--jobs", type=int, default=1,
-                   help="kernels run at a time (each submission needs two: feedback and grading)")
-    g.add_argument("--timeout", type=int, default=300,
-                   help="seconds for each of a submission's two runs (default 300)")
+    g.add_argument("--jobs", type=int, default=1, help="kernels (submissions) run at a time on this machine")
+    g.add_argument("--timeout", type=int, default=300, help="seconds for a submission's whole run (default 300)")
     g.add_argument("--memory-mb", type=int, default=4096,
                    help="resident memory per submission's kernel, MB (default 4096); above it the kernel is stopped")
     g.add_argument("--disk-mb", type=int, default=2048,
@@ -255,8 +274,18 @@ def make_parser() -> argparse.ArgumentParser:
                    help="run submissions without bubblewrap (macOS, Windows): they can then read and change "
                         "your files, see your environment and use the network; a warning says so")
     g.add_argument("--written", metavar="FILLED.csv",
-                   help="the written.csv of an earlier run with the points filled in: adds a column per "
-                        "question, `written` and a total over code and written points to grades.csv")
+                   help="the written.csv of an earlier run with the points (and comments) filled in: adds a column "
+                        "per question, `written` and a total over code and written points to grades.csv; starts "
+                        "no kernel for submissions already graded")
+    g.add_argument("--overrides", metavar="FILE.csv",
+                   help="scores set by hand: a CSV with columns student, exercise, points, comment; each replaces "
+                        "the automatic score, with the comment in the feedback and in grades.csv's notes")
+    g.add_argument("--force", action="store_true", help="grade everything again, ignoring OUT/store")
+    g.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="grade on a Dask cluster: each submission is a task on a worker (workers need bubblewrap "
+                        "and this same environment; checked before any work is sent)")
+    g.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bar on stderr (default: when stderr is a terminal)")
     g.set_defaults(func=cmd_grade)
 
     d = sub.add_parser("data", help="list, fetch, verify and generate data sets; embed a folder of images",

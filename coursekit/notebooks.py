@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import os
 import tempfile
 import time
@@ -182,16 +183,25 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict, name: str = "
     return nb
 
 
-def to_html(nb: nbformat.NotebookNode, *, header_html: str = "", sanitize: bool = False) -> str:
-    """Self-contained HTML of a notebook: images embedded as data URIs; ``header_html`` first.
+def to_html(nb: nbformat.NotebookNode, *, header_html: str = "", sanitize: bool = False,
+            mathjax: str = "inline") -> str:
+    """Self-contained HTML of a notebook that reads offline: images embedded as data URIs, math
+    typeset by the kit's own MathJax (``mathjax``: "inline", or the URL of a bundle written with
+    :func:`coursekit.mathjax.write_bundle`), no script or style fetched from a CDN;
+    ``header_html`` first.
 
     ``sanitize=True`` (pages built from someone else's notebook, such as a student's feedback)
-    strips scripts and active HTML from the notebook's outputs and markdown, so opening the page
-    runs none of its code; images stay."""
+    passes the notebook's markdown and outputs through an allow-list (:mod:`coursekit.sanitize`):
+    headings, lists, tables, figures and the kit's check and claim boxes stay; scripts, event
+    handlers and remote loads go, so opening the page runs none of its code."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", sanitize_html=sanitize)
+    from .mathjax import script_tags
+    from .sanitize import clean_html
+
+    exporter = HTMLExporter(template_name="lab", sanitize_html=sanitize, filters={"clean_html": clean_html})
     body, _ = exporter.from_notebook_node(_without_records(nb))
+    body = _offline(body, script_tags(mathjax))
     if header_html:
         marker = '<main>' if '<main>' in body else '<body'
         if marker == '<main>':
@@ -200,6 +210,21 @@ def to_html(nb: nbformat.NotebookNode, *, header_html: str = "", sanitize: bool 
             pos = body.index('>', body.index('<body')) + 1
             body = body[:pos] + header_html + body[pos:]
     return body
+
+
+_CDN_SCRIPT_RE = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.I)
+_NB_MATHJAX_RE = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->\s*", re.S)
+_MODULE_SCRIPT_RE = re.compile(r'<script type="module">(?:(?!</script>).)*?https?://(?:(?!</script>).)*?</script>\s*',
+                               re.S)
+
+
+def _offline(page: str, mathjax_tags: str) -> str:
+    """nbconvert's page without anything it would fetch from a CDN (require.js, MathJax, mermaid),
+    with the kit's MathJax in their place."""
+    page = _NB_MATHJAX_RE.sub("", page)
+    page = _CDN_SCRIPT_RE.sub("", page)
+    page = _MODULE_SCRIPT_RE.sub("", page)
+    return page.replace("</head>", mathjax_tags + "\n</head>", 1)
 
 
 def _without_records(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

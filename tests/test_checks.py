@@ -1,10 +1,11 @@
 """The unit-1 checks pass the reference solutions and catch typical mistakes."""
 
+import nbformat as _nbformat
 import numpy as np
 import pytest
 
 from coursekit import features
-from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, check, exercises, run_check
+from coursekit.grading.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, check, exercises, reset_attempts, run_check
 
 
 # good answers written independently of the package (the exercises' delegates raise in them)
@@ -73,9 +74,38 @@ def test_strict_mode_raises(monkeypatch, capsys):
 
 
 def test_not_attempted_stops_the_notebook(capsys):
-    with pytest.raises(NotImplementedError, match="u1.ndcg is not done yet"):
+    with pytest.raises(NotImplementedError, match="u1.ndcg is not attempted yet") as raised:
         check("u1.ndcg", todo)
-    assert "[TODO] u1.ndcg" in capsys.readouterr().out
+    assert "[NOT ATTEMPTED] u1.ndcg" in capsys.readouterr().out
+    lines = raised.value._render_traceback_()  # what IPython shows instead of a traceback
+    assert len(lines) == 1 and "Run > Run Selected Cell and All Below" in lines[0]
+
+
+def test_not_attempted_in_a_kernel_is_one_short_line_without_traceback(tmp_path):
+    from coursekit.notebooks import execute_notebook
+
+    nb = _nbformat.v4.new_notebook(cells=[_nbformat.v4.new_code_cell(
+        "from coursekit import check\n"
+        "def ndcg_at_k(recommended, relevant, k):\n    raise NotImplementedError()\n"
+        "check('u1.ndcg', ndcg_at_k)")])
+    run, _ = execute_notebook(nb, cwd=tmp_path, allow_errors=True)
+    error = [o for o in run.cells[0].outputs if o["output_type"] == "error"][0]
+    assert error["ename"] == "NotAttempted"
+    assert len(error["traceback"]) == 1 and "checks.py" not in error["traceback"][0]
+    assert error["traceback"][0].startswith("u1.ndcg is not attempted yet: write your code")
+
+
+def test_a_value_where_a_function_is_expected_explains_the_call_and_keeps_the_hints():
+    from coursekit.grading.checks import _FAILURES
+
+    reset_attempts()
+    result = run_check("u1.zscore", good_zscore(np.ones((3, 2))))  # the result, not the function
+    assert result.status == ERROR and result.hint == "" and _FAILURES.get("u1.zscore", 0) == 0
+    assert 'write check("u1.zscore", zscore)' in result.message and "does not count" in result.message
+    # an ordinary mistake inside the student's own function still counts as an attempt
+    not_a_function = None
+    result = run_check("u1.zscore", lambda x: not_a_function(x))
+    assert result.status == ERROR and _FAILURES["u1.zscore"] == 1 and result.hint
 
 
 def test_unknown_exercise():

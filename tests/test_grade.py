@@ -153,14 +153,14 @@ def test_submissions_cannot_change_the_grading_files(graded):
 
 
 def test_output_is_capped_while_the_kernel_runs(tmp_path, monkeypatch):
-    from coursekit.grading import grade
+    from coursekit.grading import run
 
-    monkeypatch.setattr(grade, "MAX_CELL_OUTPUT_CHARS", 50_000)
+    monkeypatch.setattr(run, "MAX_CELL_OUTPUT_CHARS", 50_000)
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("for i in range(200):\n    print('y' * 1000)"),
         nbformat.v4.new_code_cell("print('after')"),
     ])
-    problem, peak_mb = grade._execute(nb, tmp_path, budget=60, memory_mb=2000)
+    problem, peak_mb = run.execute(nb, tmp_path, budget=60, memory_mb=2000)
     assert problem is None and 10 < peak_mb < 2000
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     assert 40_000 < text.count("y") <= 51_000  # 200,000 printed
@@ -192,17 +192,17 @@ def test_feedback_never_shows_hidden_tests(graded):
 def test_written_csv_lists_every_answer(graded):
     root, expected, _, _ = graded
     rows = _rows(root / "out" / "written.csv")
-    assert rows[0] == ["student", "question", "max_points", "points", "answer"]
+    assert rows[0] == ["student", "question", "max_points", "points", "comment", "answer"]
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [(s, q, m) for s in sorted(expected)
                                                       for q, m in (("u1.q1", "2"), ("u1.q2", "3"))]
     by_key = {(r[0], r[1]): r for r in rows[1:]}
-    assert by_key["ada", "u1.q1"][3] == "" and by_key["ada", "u1.q1"][4].startswith("Colour, texture and shape")
-    assert "[image]" in by_key["ada", "u1.q1"][4]
-    assert by_key["ada", "u1.q2"][3] == "" and "PCA keeps the directions" in by_key["ada", "u1.q2"][4]
-    assert "plt.plot([3, 1, 2])" in by_key["ada", "u1.q2"][4]  # the code cell the student added
+    assert by_key["ada", "u1.q1"][3] == "" and by_key["ada", "u1.q1"][5].startswith("Colour, texture and shape")
+    assert "[image]" in by_key["ada", "u1.q1"][5]
+    assert by_key["ada", "u1.q2"][3] == "" and "PCA keeps the directions" in by_key["ada", "u1.q2"][5]
+    assert "plt.plot([3, 1, 2])" in by_key["ada", "u1.q2"][5]  # the code cell the student added
     for (student, q), row in by_key.items():
         if student != "ada":  # templates left as they are (or no notebook at all): 0 filled in
-            assert row[3] == "0" and row[4] == "", row
+            assert row[3] == "0" and row[5] == "", row
 
 
 @pytest.mark.slow
@@ -230,13 +230,14 @@ def regraded(graded, tmp_path_factory):
     for s in students:
         (folder / f"{s}.ipynb").write_bytes((root / "submissions" / f"{s}.ipynb").read_bytes())
     points = {("ada", "u1.q1"): "1.5", ("ada", "u1.q2"): "3"}
+    comments = {("ada", "u1.q1"): "Good; name the medium too."}
     rows = [r for r in _rows(root / "out" / "written.csv")[1:] if r[0] in students]
     filled = sub / "filled.csv"
     with filled.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", "question", "max_points", "points", "answer"])
+        writer.writerow(["student", "question", "max_points", "points", "comment", "answer"])
         for r in rows:
-            writer.writerow([r[0], r[1], r[2], points.get((r[0], r[1]), r[3]), r[4]])
+            writer.writerow([r[0], r[1], r[2], points.get((r[0], r[1]), r[3]), comments.get((r[0], r[1]), r[4]), r[5]])
     script = (
         "import sys; sys.path.insert(0, {repo!r})\n"
         "from tests import _grading_fixtures as F\n"
@@ -266,6 +267,7 @@ def test_written_round_trip_gives_exact_grades(regraded):
     ]
     feedback = (sub / "out" / "feedback" / "ada.html").read_text()
     assert 'data-question="u1.q1" data-points="1.5"' in feedback and "1.5 / 2" in feedback
+    assert "<td class='ck-comment'>Good; name the medium too.</td>" in feedback
     assert "12.5 of 13</b> in total" in feedback
     page = (sub / "out" / "questions" / "u1.q1.html").read_text()
     assert 'data-student="ada" data-empty="false" data-points="1.5"' in page

@@ -75,7 +75,7 @@ PROBES = {
 
 @pytest.fixture(scope="module")
 def probed(tmp_path_factory):
-    from coursekit.grading.grade import _execute
+    from coursekit.grading.run import execute as _execute
 
     root = tmp_path_factory.mktemp("probe")
     data = root / "toydata"
@@ -117,7 +117,7 @@ def test_a_sandboxed_kernel_sees_only_the_system_and_its_folder(probed):
     # the system, plus the top folders of the mounted Python (the checkout may live anywhere: CI uses /check)
     mounted = {Path(d).parts[1] for d in sb._python_dirs()}
     assert set(facts["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "dev",
-                                  "tmp", "root", "opt", "home", "var", "srv"} | mounted
+                                  "tmp", "root", "opt", "home", "var", "srv", "sys"} | mounted
     package, venv = Path(coursekit.__file__).resolve().parent, Path(sys.prefix)
     assert set(facts["repo"]) <= {package.name, venv.name}  # the repository holds only what is mounted
     assert not facts["solutions"] and not facts["grader_home"]

@@ -5,7 +5,7 @@ Each unit registers its exercises in ``coursekit/grading/exercises/uN.py`` with 
 raises ``AssertionError`` with a helpful message when something is wrong. Visible checks live in
 the package; hidden tests stay in the solution notebooks and only run when grading.
 
-Hints teach in steps: none while the exercise is not attempted (TODO); the first hint (what to
+Hints teach in steps: none while the exercise is not attempted; the first hint (what to
 think about) after the first failed attempt; the second, more specific one after a second failure
 of the same exercise in the same kernel. The check runs with the package functions the exercise
 re-implements (its ``delegates``) made to raise in the student's code
@@ -65,7 +65,7 @@ class CheckResult:
         return self.passed
 
     def as_text(self) -> str:
-        mark = {PASSED: "PASS", FAILED: "FAIL", NOT_ATTEMPTED: "TODO", ERROR: "ERROR"}[self.status]
+        mark = {PASSED: "PASS", FAILED: "FAIL", NOT_ATTEMPTED: "NOT ATTEMPTED", ERROR: "ERROR"}[self.status]
         text = f"[{mark}] {self.exercise}"
         if self.message:
             text += f": {self.message}"
@@ -156,8 +156,30 @@ def reset_attempts(exercise_id: str | None = None) -> None:
         _FAILURES.pop(exercise_id, None)
 
 
-def _outcome(ex: Exercise, args, kwargs, delegates=None) -> tuple[str, str]:
-    """(status, message) of running one exercise's check with its delegates guarded."""
+def _usage(ex: Exercise, exc: TypeError, args) -> str:
+    """When ``check`` was called with a value where the exercise's check expects a function (the
+    result of calling it, say), what the call should look like; else ""."""
+    import inspect
+
+    if "not callable" not in str(exc) or all(callable(a) for a in args):
+        return ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or tb.tb_frame.f_code is not getattr(ex.test, "__code__", None):
+        return ""  # the student's own code called something that is not callable: an ordinary error
+    try:
+        names = list(inspect.signature(ex.test).parameters)
+    except (TypeError, ValueError):
+        names = []
+    wanted = ", ".join(names[:len(args)]) or "your_function"
+    return (f'check("{ex.id}", ...) expects the function you wrote, not its result: write '
+            f'check("{ex.id}", {wanted}) with no parentheses after the name (this does not count as an attempt)')
+
+
+def _outcome(ex: Exercise, args, kwargs, delegates=None) -> tuple[str, str, bool]:
+    """(status, message, counts as an attempt) of running one exercise's check with its delegates
+    guarded."""
     from .delegation import DelegationError, write_it_yourself
 
     delegates = ex.delegates if delegates is None else tuple(delegates)
@@ -168,26 +190,32 @@ def _outcome(ex: Exercise, args, kwargs, delegates=None) -> tuple[str, str]:
                 raise DelegationError(handed)
             ex.test(*args, **kwargs)
     except DelegationError as exc:
-        return FAILED, f"{exc} ({exc.name} was called)" if exc.name else str(exc)
+        return FAILED, f"{exc} ({exc.name} was called)" if exc.name else str(exc), True
     except NotImplementedError:
-        return NOT_ATTEMPTED, "not attempted yet"
+        return NOT_ATTEMPTED, "not attempted yet", False
     except AssertionError as exc:
-        return FAILED, str(exc).strip().splitlines()[0] if str(exc).strip() else "a check failed"
+        return FAILED, str(exc).strip().splitlines()[0] if str(exc).strip() else "a check failed", True
+    except TypeError as exc:
+        usage = _usage(ex, exc, args)
+        if usage:
+            return ERROR, usage, False
+        return ERROR, f"{type(exc).__name__}: {exc}"[:300], True
     except Exception as exc:  # student code may raise anything; report it, never crash the notebook
-        return ERROR, f"{type(exc).__name__}: {exc}"[:300]
-    return PASSED, ""
+        return ERROR, f"{type(exc).__name__}: {exc}"[:300], True
+    return PASSED, "", False
 
 
 def run_check(exercise_id: str, *args, **kwargs) -> CheckResult:
     """Run one exercise's checks and return the result without displaying it.
 
     A failure (or error) counts as an attempt: the result carries the first hint after the first
-    failed attempt and the second after the next; no hint when not attempted or passed.
+    failed attempt and the second after the next; no hint when not attempted or passed, nor after
+    a mistake in the ``check`` call itself (a value where a function is expected).
     """
     ex = get_exercise(exercise_id)
-    status, message = _outcome(ex, args, kwargs)
+    status, message, counts = _outcome(ex, args, kwargs)
     hint = ""
-    if status in (FAILED, ERROR):
+    if counts:
         _FAILURES[exercise_id] = _FAILURES.get(exercise_id, 0) + 1
         hint = ex.hint_after(_FAILURES[exercise_id])
     return CheckResult(exercise_id, status, message, hint)
@@ -196,8 +224,22 @@ def run_check(exercise_id: str, *args, **kwargs) -> CheckResult:
 def grade_check(exercise_id: str, delegates, *args, **kwargs) -> CheckResult:
     """The grader's run of a visible check: ``delegates`` as the grader read them, no hint, and
     the student's attempt count is left alone."""
-    status, message = _outcome(get_exercise(exercise_id), args, kwargs, delegates)
+    status, message, _ = _outcome(get_exercise(exercise_id), args, kwargs, delegates)
     return CheckResult(exercise_id, status, message, "")
+
+
+class NotAttempted(NotImplementedError):
+    """Raised by :func:`check` for an exercise still to do: "Run All" stops there, as in nbgrader,
+    with one short line instead of a traceback through the kit."""
+
+    def __init__(self, exercise_id: str):
+        super().__init__(f"{exercise_id} is not attempted yet")
+        self.exercise_id = exercise_id
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
+        return [f"{self.exercise_id} is not attempted yet: write your code in the exercise cell above and run "
+                "it, then run this cell again. To go on with the rest of the unit without it, click the next "
+                "cell and use Run > Run Selected Cell and All Below."]
 
 
 STRICT_ENV = "COURSEKIT_STRICT_CHECKS"
@@ -207,7 +249,8 @@ def check(exercise_id: str, *args, **kwargs) -> CheckResult | None:
     """Run and display the checks of one exercise (pass / fail with a hint).
 
     An exercise that is not attempted yet (its code still raises ``NotImplementedError``) is shown
-    as TODO and the ``NotImplementedError`` propagates, so "Run All" stops there, as in nbgrader.
+    as NOT ATTEMPTED and :class:`NotAttempted` (a ``NotImplementedError``) is raised, so "Run All"
+    stops there, as in nbgrader, with one line that says how to go on instead of a traceback.
 
     With ``COURSEKIT_STRICT_CHECKS=1`` (set when the kit executes solution notebooks) a check
     that does not pass raises ``AssertionError`` after it is shown, so a broken solution fails
@@ -217,7 +260,7 @@ def check(exercise_id: str, *args, **kwargs) -> CheckResult | None:
     _show(result)
     if result.status == NOT_ATTEMPTED:
         # Like nbgrader: "Run All" stops at the first exercise that is still to do.
-        raise NotImplementedError(f"{exercise_id} is not done yet: write your code in the cell above")
+        raise NotAttempted(exercise_id)
     if os.environ.get(STRICT_ENV) == "1" and not result.passed:
         raise AssertionError(result.as_text())
     return result if not _in_ipython() else None

@@ -57,8 +57,31 @@ def summarise(nb: nbformat.NotebookNode) -> list[dict]:
     return rows
 
 
-def summary_html(rows: list[dict], heading: str = "Exercise summary") -> str:
+def questions_at_template(nb: nbformat.NotebookNode) -> list[str]:
+    """The graded written questions whose block still shows the answer template
+    (``_Write your answer here._``), in order."""
+    from .release import ANSWER_PROMPT
+    from .written import _blocks
+
+    left = []
+    for cell in nb.cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        lines = cell.get("source", "").splitlines()
+        for qid, start, end in _blocks(cell.get("source", "")):
+            if qid and any(l.strip() == ANSWER_PROMPT for l in lines[start:end]) and qid not in left:
+                left.append(qid)
+    return left
+
+
+def summary_html(rows: list[dict], heading: str = "Exercise summary", template: list[str] | None = None) -> str:
     passed = sum(r["status"] == "passed" for r in rows)
+    left = ""
+    if template:
+        left = ('<p id="ck-template" data-questions="' + html.escape(" ".join(template)) + '">'
+                f"<b>{len(template)} written question(s) still show the answer template</b> "
+                f"({html.escape(', '.join(template))}): replace <i>Write your answer here.</i> with your answer "
+                "(or delete that line if you answered in a cell below it).</p>")
     body = []
     for r in rows:
         hint = "" if r["status"] == "passed" else r["hint"]
@@ -74,7 +97,7 @@ def summary_html(rows: list[dict], heading: str = "Exercise summary") -> str:
         'padding:1em;border:1px solid #ccc;border-radius:6px">'
         f'<h2 style="margin-top:0">{html.escape(heading)}</h2>'
         f'<p id="ck-score" data-passed="{passed}" data-total="{len(rows)}">'
-        f"<b>{passed} of {len(rows)}</b> exercises passed.</p>"
+        f"<b>{passed} of {len(rows)}</b> exercises passed.</p>{left}"
         '<table id="ck-table" style="border-collapse:collapse" border="1" cellpadding="4">'
         "<thead><tr><th>exercise</th><th>title</th><th>points</th><th>status</th><th>message</th><th>hint</th></tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></section>"
@@ -95,7 +118,7 @@ def export_notebook(path, output=None, *, execute: bool = True, timeout: int = 6
     if execute:
         nb, _ = execute_notebook(nb, cwd=path.parent, timeout=timeout, allow_errors=True, name=path.name)
     output = Path(output) if output else path.with_suffix(".html")
-    page = to_html(nb, header_html=summary_html(summarise(nb)))
+    page = to_html(nb, header_html=summary_html(summarise(nb), template=questions_at_template(submitted)))
     write_text_atomic(output, embed_notebook(page, submitted, path.name))
     return output
 
@@ -139,6 +162,11 @@ def read_exported(path) -> tuple[nbformat.NotebookNode, dict[str, str]]:
         page = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise ExportError(f"cannot read the HTML ({exc.strerror or exc})") from None
+    return parse_exported(page)
+
+
+def parse_exported(page: str) -> tuple[nbformat.NotebookNode, dict[str, str]]:
+    """:func:`read_exported` of a page's text."""
     matches = list(_SCRIPT_RE.finditer(page))
     match = matches[-1] if matches else None  # the exporter writes its block last
     if match is None:

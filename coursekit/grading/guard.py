@@ -238,7 +238,9 @@ def arm(run_dir: str, config_json: str) -> None:
     """
     import builtins
     import functools
+    import io
     import json
+    import random
     from binascii import a2b_base64
     from hmac import compare_digest
 
@@ -310,6 +312,7 @@ def arm(run_dir: str, config_json: str) -> None:
     _enumerate_threads, _Thread, _Timer = threading.enumerate, threading.Thread, threading.Timer
     _is_alive, _oget = threading.Thread.is_alive, object.__getattribute__
     _b64decode, _compare, _int_from = a2b_base64, compare_digest, int.from_bytes
+    _StringIO, _random_getstate, _random_setstate = io.StringIO, random.getstate, random.setstate
     _REQUEST, _GRADER_FILE, _STATUSES, _FRAME_ATTRS = REQUEST, GRADER_FILE, frozenset(STATUSES), FRAME_ATTRS
     _ALWAYS_DENIED, _WATCHED, _MISSING = _dict(ALWAYS_DENIED), WATCHED, object()
     full = _tuple(config.get("roots", FULL_ROOTS))
@@ -532,6 +535,30 @@ def arm(run_dir: str, config_json: str) -> None:
             blocks.append(m.digest())
         return b"".join(blocks)[:n]
 
+    def rng_states() -> list:
+        """The states of the global random generators the hidden tests may draw from."""
+        found = [(_random_setstate, _random_getstate())]
+        numpy_random = _modules.get("numpy.random")
+        if numpy_random is not _None:
+            try:
+                found.append((numpy_random.set_state, numpy_random.get_state()))
+            except _BaseException:  # noqa: BLE001
+                pass
+        torch = _modules.get("torch")
+        if torch is not _None:
+            try:
+                found.append((torch.set_rng_state, torch.get_rng_state()))
+            except _BaseException:  # noqa: BLE001
+                pass
+        return found
+
+    def restore_rng(states) -> None:
+        for setter, value in states:
+            try:
+                setter(value)
+            except _BaseException:  # noqa: BLE001
+                pass
+
     def write_record(nonce, exercise, visible, pieces, tampered) -> None:
         body = _repr((nonce, exercise, visible, pieces, tampered)).encode("utf-8")
         m = mac.copy()
@@ -562,12 +589,17 @@ def arm(run_dir: str, config_json: str) -> None:
             ns["__builtins__"] = _dict(builtins_copy)
             ns.update(helpers)
             state["busy"], local.inside = True, False
+            streams = (sys_dict.get("stdout"), sys_dict.get("stderr"))
+            generators = rng_states()
+            sys_dict["stdout"] = sys_dict["stderr"] = _StringIO()  # hidden tests print nowhere
             try:  # the one place the package runs code it did not ship: the solution's hidden tests,
                 # decrypted from the grader's request, in the grader's sandboxed kernel (tests/test_safety.py)
                 _exec(_compile(code, _GRADER_FILE, "exec"), ns)
             except _BaseException:  # noqa: BLE001 - something escaped every handler of the grading code
                 pass
             finally:
+                sys_dict["stdout"], sys_dict["stderr"] = streams
+                restore_rng(generators)  # the student's later cells draw what they would have drawn
                 state["busy"], local.inside = False, True
             result = ns.get("_ck_r")
             if _type(result) is _dict and _type(result.get("visible")) is not _dict:

@@ -52,6 +52,7 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone
              "nsswitch.conf", "hosts", "host.conf", "gai.conf", "alternatives", "fonts", "ssl",
              "ca-certificates", "mime.types", "os-release", "debian_version", "lsb-release", "protocols",
              "services", "matplotlibrc")
+SYS_CPU = ("/sys/devices/system/cpu",)
 PASS_ENV_PREFIXES = ("OMP_", "OPENBLAS_", "MKL_", "KMP_", "BLIS_", "NUMEXPR_")
 PASS_ENV = ("LANG", "LC_ALL", "TZ", "PYTHONHASHSEED")
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
@@ -119,15 +120,48 @@ def _system_args() -> list[str]:
         path = f"/etc/{name}"
         if os.path.lexists(path):
             args += ["--ro-bind-try", path, path]
+    for path in SYS_CPU:  # the CPU topology (libraries count cores: joblib warns on every import without it)
+        args += ["--ro-bind-try", path, path]
     return args
 
 
+def _pth_dirs(site_dirs, package: str) -> set[str]:
+    """Folders that ``.pth`` files in the site folders add to ``sys.path`` (a venv layered on
+    another one, say), except any that holds the coursekit package: that is a checkout, whose
+    solutions a sandbox must not see (the package folder itself is bound on its own)."""
+    found = set()
+    for site_dir in site_dirs:
+        try:
+            names = [n for n in os.listdir(site_dir) if n.endswith(".pth")]
+        except OSError:
+            continue
+        for name in names:
+            try:
+                lines = Path(site_dir, name).read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                line = line.strip()
+                if not line or line.startswith(("#", "import ", "import\t")):
+                    continue
+                path = os.path.realpath(os.path.join(site_dir, line))
+                if os.path.isdir(path) and not (package + "/").startswith(path.rstrip("/") + "/"):
+                    found.add(path)
+    return found
+
+
 def _python_dirs() -> list[str]:
-    """The Python installation, the virtual environment and the coursekit package (read-only)."""
+    """The Python installation, the virtual environment, the site folders (and what their
+    ``.pth`` files add) and the coursekit package (read-only)."""
+    import site
+
     import coursekit
 
-    dirs = {os.path.realpath(sys.base_prefix), sys.prefix, os.path.realpath(sys.prefix),
-            str(Path(coursekit.__file__).resolve().parent)}
+    package = str(Path(coursekit.__file__).resolve().parent)
+    sites = [p for p in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(p)]
+    dirs = {os.path.realpath(sys.base_prefix), sys.prefix, os.path.realpath(sys.prefix), package,
+            *(os.path.realpath(p) for p in sites if p.startswith((sys.prefix, sys.base_prefix)))}
+    dirs |= _pth_dirs([p for p in sites if p.startswith((sys.prefix, sys.base_prefix))], package)
     exe = os.path.realpath(sys.executable)
     if not any(exe.startswith(d.rstrip("/") + "/") for d in dirs):
         dirs.add(os.path.dirname(exe))
@@ -188,13 +222,15 @@ class Private:
         exe = bwrap_path()
         if not exe:
             raise DataError("bubblewrap (bwrap) is not installed", fix="apt-get install bubblewrap")
-        args = [exe, *_namespace_args(), *_system_args()]
+        args = [exe, *_namespace_args(), *_system_args(),
+                "--proc", "/proc", "--dev", "/dev",
+                "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+                "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
+        # the binds come after the tmpfs mounts: a course, a venv or a grading folder under /tmp
+        # stays visible (a tmpfs mounted later would hide it)
         for d in _python_dirs():
             args += ["--ro-bind", d, d]
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
-                 "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
-                 "--bind", str(self.root), str(self.root)]
+        args += ["--bind", str(self.root), str(self.root)]
         for name, source in self.toy.items():
             args += ["--ro-bind", str(source), str(self.root / "data" / "toy" / name)]
         # nothing else is writable: bubblewrap's own root and /dev are tmpfs without a size limit
@@ -289,53 +325,63 @@ def _requests_file(solution_bytes: bytes) -> Path:
     return get_toy_home() / ".grading" / f"toy-requests-{digest}.json"
 
 
-def prepare_toy_data(solution: Path, timeout: int = 600) -> dict[str, Path]:
-    """Generate (or verify) the toy data the solution notebook loads, before any student code runs.
+def toy_requests(solution: Path, timeout: int = 600) -> list[dict]:
+    """The toy data sets the solution notebook loads, as ``{"name", "seed", "sizes"}`` requests.
 
     The code cells of the solution up to its first exercise (its parameters, imports and data
     loading) run once in a kernel that records every toy data set requested; the list is cached
-    beside the toy data, keyed by the solution's sha256, so later grading runs only check the
-    folders against their manifests. Returns {folder name: folder}, mounted read-only in every
-    sandbox. Data a submission asks for that is not in the list (a changed ``SEED``) is generated
-    in its private folder.
+    beside the toy data, keyed by the solution's sha256, so later grading runs do not run it again.
     """
-    from ..datasets import toy_path
     from ..notebooks import execute_notebook
 
     raw = Path(solution).read_bytes()
     cache = _requests_file(raw)
-    requests = None
     if cache.exists():
         try:
-            requests = json.loads(cache.read_text(encoding="utf-8"))
+            return json.loads(cache.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            requests = None
-    if requests is None:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        cells = []
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            if EXERCISE_LINE in cell.source:
-                break
-            cells.append(nbformat.v4.new_code_cell(cell.source))
-        with tempfile.TemporaryDirectory(prefix="ck-toy-") as tmp:
-            log = os.path.join(tmp, "requests.jsonl")
-            run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RECORDER.format(log=log)), *cells])
-            execute_notebook(run, cwd=tmp, timeout=timeout, allow_errors=True, name=Path(solution).name,
-                             env={"COURSEKIT_RECORD": "", "COURSEKIT_STRICT_CHECKS": ""})
-            lines = Path(log).read_text(encoding="utf-8").splitlines() if os.path.exists(log) else []
-        requests = []
-        for line in lines:
-            entry = json.loads(line)
-            if entry not in requests:
-                requests.append(entry)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp_cache = cache.with_name(f".{cache.name}.{os.getpid()}")
-        tmp_cache.write_text(json.dumps(requests, indent=1), encoding="utf-8")
-        tmp_cache.replace(cache)
+            pass
+    nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if EXERCISE_LINE in cell.source:
+            break
+        cells.append(nbformat.v4.new_code_cell(cell.source))
+    with tempfile.TemporaryDirectory(prefix="ck-toy-") as tmp:
+        log = os.path.join(tmp, "requests.jsonl")
+        run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RECORDER.format(log=log)), *cells])
+        execute_notebook(run, cwd=tmp, timeout=timeout, allow_errors=True, name=Path(solution).name,
+                         env={"COURSEKIT_RECORD": "", "COURSEKIT_STRICT_CHECKS": ""})
+        lines = Path(log).read_text(encoding="utf-8").splitlines() if os.path.exists(log) else []
+    requests = []
+    for line in lines:
+        entry = json.loads(line)
+        if entry not in requests:
+            requests.append(entry)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp_cache = cache.with_name(f".{cache.name}.{os.getpid()}")
+    tmp_cache.write_text(json.dumps(requests, indent=1), encoding="utf-8")
+    tmp_cache.replace(cache)
+    return requests
+
+
+def toy_folders(requests: list[dict]) -> dict[str, Path]:
+    """{folder name: folder} of the requested toy data sets on this machine, generated (or checked
+    against their manifests) here: a Dask worker prepares its own. Mounted read-only in every
+    sandbox; data a submission asks for that is not among them (a changed ``SEED``) is generated in
+    its private folder."""
+    from ..datasets import toy_path
+
     folders = {}
     for entry in requests:
         folder = toy_path(entry["name"], seed=entry.get("seed", 0), **entry.get("sizes", {}))
         folders[folder.name] = folder
     return folders
+
+
+def prepare_toy_data(solution: Path, timeout: int = 600) -> dict[str, Path]:
+    """Generate (or verify) the toy data the solution notebook loads, before any student code
+    runs: :func:`toy_folders` of :func:`toy_requests`."""
+    return toy_folders(toy_requests(solution, timeout))

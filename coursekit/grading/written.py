@@ -47,7 +47,8 @@ ANY_QUESTION_START_RE = re.compile(r"^\s*\**\s*Question\b")             # where 
 RUBRIC_LINE_RE = re.compile(r"^\s*[-*]\s*\(\s*(?P<points>\d+(?:\.\d+)?)\s+points?\s*\)\s*(?P<text>\S.*)$")
 EXCERPT_CHARS = 300
 MAX_ANSWER_CHARS = 20_000
-CSV_COLUMNS = ["student", "question", "max_points", "points", "answer"]
+CSV_COLUMNS = ["student", "question", "max_points", "points", "comment", "answer"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class QuestionError(ValueError):
@@ -379,8 +380,9 @@ def fmt_points(value) -> str:
 
 
 def written_rows(answers: dict[str, dict[str, Answer]], questions: list[Question],
-                 filled: dict | None = None) -> list[list[str]]:
-    """Rows of written.csv: an empty answer gets 0, others the filled points or nothing."""
+                 filled: dict | None = None, comments: dict | None = None) -> list[list[str]]:
+    """Rows of written.csv: an empty answer gets 0, others the filled points or nothing; the
+    instructor's comment (shown in the student's feedback) is kept."""
     rows = []
     for student in sorted(answers):
         for q in questions:
@@ -388,27 +390,61 @@ def written_rows(answers: dict[str, dict[str, Answer]], questions: list[Question
             points = (filled or {}).get((student, q.id))
             if points is None and answer.empty:
                 points = 0
-            rows.append([student, q.id, fmt_points(q.points), fmt_points(points), answer.excerpt()])
+            rows.append([student, q.id, fmt_points(q.points), fmt_points(points),
+                         (comments or {}).get((student, q.id), ""), answer.excerpt()])
     return rows
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def csv_safe(value) -> str:
+    """A CSV cell a spreadsheet reads as text: one that starts like a formula (``=``, ``+``,
+    ``-``, ``@``, tab, carriage return) and is not a plain number gets a leading apostrophe
+    (what spreadsheets themselves write for text that looks like a formula)."""
+    text = "" if value is None else str(value)
+    if text and text[0] in FORMULA_START and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def csv_value(text: str) -> str:
+    """A cell as :func:`csv_safe` wrote it, read back."""
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
+        return text[1:]
+    return text
+
+
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    """Write a CSV atomically, every cell made safe for spreadsheets (:func:`csv_safe`)."""
     import os
     import tempfile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".csv", dir=path.parent)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8", errors="backslashreplace") as fh:
+            writer = csv.writer(fh)
+            writer.writerow([csv_safe(h) for h in header])
+            writer.writerows([[csv_safe(c) for c in row] for row in rows])
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
-def read_written(path, students: list[str], questions: list[Question]) -> dict[tuple[str, str], float]:
-    """Points from a filled-in written.csv: {(student, question): points}.
+def read_written(path, students: list[str], questions: list[Question], *, comments: dict | None = None
+                 ) -> dict[tuple[str, str], float]:
+    """Points from a filled-in written.csv: {(student, question): points}. With ``comments`` (a
+    dict), the ``comment`` column is read into it: {(student, question): text} for the feedback.
 
     Every (student, question) of this grading run needs exactly one row with points between 0 and
     the question's points; anything else is a DataError naming the row (spreadsheet numbering:
@@ -443,7 +479,7 @@ def read_written(path, students: list[str], questions: list[Question]) -> dict[t
             i = col.get(name)
             return row[i].strip() if i is not None and i < len(row) else ""
 
-        student, qid, value = cell("student"), cell("question"), cell("points")
+        student, qid, value = csv_value(cell("student")), cell("question"), cell("points")
         where = f"row {number} (student {student or '?'}, question {qid or '?'})"
         if student not in wanted:
             raise DataError(f"no submission from student {student!r} in this grading run", path=path,
@@ -478,6 +514,8 @@ def read_written(path, students: list[str], questions: list[Question]) -> dict[t
                                 path=path, where=where,
                                 fix="grade from the written.csv of the current solution notebook")
         points[student, qid] = score
+        if comments is not None and csv_value(cell("comment")):
+            comments[student, qid] = csv_value(cell("comment"))
     absent = [(s, q.id) for s in sorted(wanted) for q in questions if (s, q.id) not in points]
     if absent:
         listed = ", ".join(f"{s} / {q}" for s, q in absent[:5]) + (" ..." if len(absent) > 5 else "")
@@ -500,8 +538,11 @@ img{max-width:100%}
 """
 
 
-def question_page(question: Question, answers: dict[str, Answer], points: dict[str, float | None]) -> str:
-    """One HTML page: the question, its rubric and model answer, then every student's answer."""
+def question_page(question: Question, answers: dict[str, Answer], points: dict[str, float | None], *,
+                  mathjax: str = "inline") -> str:
+    """One HTML page: the question, its rubric and model answer, then every student's answer (math
+    typeset offline: ``mathjax`` is "inline" or the URL of the kit's MathJax bundle)."""
+    from ..mathjax import script_tags
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     criteria = "".join(f'<li class="ck-criterion" data-points="{fmt_points(p)}"><b>{fmt_points(p)} '
@@ -520,7 +561,8 @@ def question_page(question: Question, answers: dict[str, Answer], points: dict[s
     nav = " · ".join(f'<a href="#answer-{html.escape(s)}">{html.escape(s)}</a>' for s in sorted(answers))
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(question.id)}: written answers</title><style>{_PAGE_CSS}</style></head><body>"
+        f"<title>{html.escape(question.id)}: written answers</title><style>{_PAGE_CSS}</style>"
+        f"{script_tags(mathjax)}</head><body>"
         f'<h1 id="ck-question" data-question="{html.escape(question.id)}" data-points="{fmt_points(question.points)}">'
         f"Question {html.escape(question.id)} ({fmt_points(question.points)} points)</h1>"
         f'<section id="ck-prompt">{markdown2html_mistune(question.prompt)}</section>'
@@ -533,20 +575,22 @@ def question_page(question: Question, answers: dict[str, Answer], points: dict[s
 
 
 def written_table_html(questions: list[Question], answers: dict[str, Answer],
-                       points: dict[str, float | None]) -> str:
-    """The feedback page's table of one student's written answers with their points."""
+                       points: dict[str, float | None], comments: dict[str, str] | None = None) -> str:
+    """The feedback page's table of one student's written answers with their points and the
+    instructor's comments."""
     rows = []
     for q in questions:
         answer = answers.get(q.id) or Answer(q.id)
         given = points.get(q.id)
         shown = (f"{fmt_points(given)} / {fmt_points(q.points)}" if given is not None
                  else f"not graded yet / {fmt_points(q.points)}")
+        comment = (comments or {}).get(q.id, "")
         rows.append(f'<tr class="ck-written" data-question="{html.escape(q.id)}" data-points="{fmt_points(given)}">'
                     f"<td><code>{html.escape(q.id)}</code></td><td>{shown}</td>"
-                    f"<td>{answer.to_html()}</td></tr>")
+                    f"<td>{answer.to_html()}</td><td class='ck-comment'>{html.escape(comment)}</td></tr>")
     return ('<h3>Written answers</h3><table id="ck-written" border="1" cellpadding="4" '
             'style="border-collapse:collapse"><thead><tr><th>question</th><th>points</th><th>your answer</th>'
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            f"<th>comment</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def safe_name(question_id: str) -> str:
