@@ -3,10 +3,11 @@
 nbconvert's HTML links MathJax (and require.js) from a CDN, so exported notebooks, feedback and
 question pages show raw TeX on a machine without internet. The kit ships MathJax 2.7 through the
 ``jupyter-server-mathjax`` package (a dependency) and builds one JavaScript bundle from it: the
-configuration, the core, the TeX input with the AMS extensions, native MathML output (rendered by
-the browser itself, so no web fonts are needed) and the ``Safe`` extension (math a student wrote
-cannot add links to ``javascript:`` or styles). Every component the bundle holds is marked as
-loaded, so MathJax never asks for another file.
+configuration, the core, the TeX input with the AMS extensions and the operator tables, native
+MathML output (rendered by the browser itself, so no web fonts are needed) and the ``Safe``
+extension (math a student wrote cannot add links to ``javascript:`` or styles). Every component
+the bundle holds is marked as loaded, so MathJax never asks for another file (the tests open the
+pages with the network cut and check that nothing was requested).
 
 - :func:`script_tags` ``("inline")``: the bundle inside the page (a single file that is read
   anywhere: ``coursekit export``);
@@ -30,6 +31,8 @@ CONFIG = {
             "equationNumbers": {"autoNumber": "AMS", "useLabelIds": True}},
     "tex2jax": {"inlineMath": [["$", "$"], ["\\(", "\\)"]], "displayMath": [["$$", "$$"], ["\\[", "\\]"]],
                 "processEscapes": True, "processEnvironments": True},
+    # the combined file also carries the HTML-CSS output: told it has no fonts, it never asks for any
+    "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": None, "imageFont": None},
     "displayAlign": "center",
     "messageStyle": "none",
     "showMathMenu": False,
@@ -51,14 +54,16 @@ def bundle() -> str:
     root = mathjax_root()
     core = (root / "MathJax.js").read_text(encoding="utf-8")
     combined = (root / "config" / "TeX-AMS-MML_HTMLorMML-full.js").read_text(encoding="utf-8")
-    safe = (root / "extensions" / "Safe.js").read_text(encoding="utf-8")
+    extra = ["extensions/Safe.js", *(f"jax/element/mml/optable/{p.name}"
+                                     for p in sorted((root / "jax/element/mml/optable").glob("*.js")))]
+    preloading = ", ".join(json.dumps(f"[MathJax]/{name}") for name in extra)
     return "\n".join([
         "/* MathJax 2.7 (Apache License 2.0, https://www.mathjax.org), bundled by coursekit for offline pages */",
         f"window.MathJax = {json.dumps(CONFIG)};",
         core,
         combined,
-        'MathJax.Ajax.Preloading("[MathJax]/extensions/Safe.js");',
-        safe,
+        f"MathJax.Ajax.Preloading({preloading});",  # the operator tables and Safe: never fetched either
+        *((root / name).read_text(encoding="utf-8") for name in extra),
     ])
 
 

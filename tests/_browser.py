@@ -87,3 +87,61 @@ def question_facts(driver) -> dict:
         };
         """
     )
+
+
+def offline(driver) -> None:
+    """Cut the browser's network (DevTools): a page that needs a CDN shows it at once."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions",
+                           {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})
+
+
+def rendering_facts(driver, timeout: float = 20.0) -> dict:
+    """What a reader sees once MathJax is done: the visible text, typeset math, remote resources
+    the page asked for, and the computed style of the kit's check and claim boxes."""
+    script = """
+        const boxes = sel => Array.from(document.querySelectorAll(sel)).map(e => {
+          const s = getComputedStyle(e);
+          return {border: s.borderLeftWidth + ' ' + s.borderLeftStyle, colour: s.borderLeftColor,
+                  background: s.backgroundColor};
+        });
+        const tex = (document.body.innerText.match(/\\$[^$\\n]+\\$/g) || []).length;
+        const queued = document.querySelectorAll('script[type^="math/tex"]').length;
+        const hub = window.MathJax && window.MathJax.Hub && window.MathJax.Hub.queue;
+        return {
+          done: !!hub && hub.pending === 0 && hub.running === 0
+                && document.querySelectorAll('.MathJax, .MathJax_Display').length >= queued,
+          text: document.body.innerText,
+          mathjax: document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_MathML').length,
+          math: document.querySelectorAll('math').length,
+          tex_left: tex,
+          mathjax_ready: !!(window.MathJax && window.MathJax.isReady),
+          remote: performance.getEntriesByType('resource').map(r => r.name).filter(n => !n.startsWith('file:')
+                                                                                   && !n.startsWith('data:')),
+          checks: boxes('.coursekit-check'),
+          claims: boxes('.coursekit-claim'),
+        };
+    """
+    end = time.monotonic() + timeout
+    facts = driver.execute_script(script)
+    while time.monotonic() < end and not (facts["mathjax_ready"] and facts["done"] and not facts["tex_left"]):
+        time.sleep(0.2)
+        facts = driver.execute_script(script)
+    facts["failed_loads"] = [entry["message"] for entry in driver.get_log("browser")
+                             if "Failed to load resource" in entry.get("message", "")]
+    return facts
+
+
+def assert_reads_like_a_notebook(facts: dict, *, math: bool = True, boxes: bool = False) -> None:
+    """No markup shown as text, math typeset offline, nothing fetched, boxes styled."""
+    for literal in ("<h1", "<h2", "<p>", "</p>", "<br>", "<li>", "&lt;"):
+        assert literal not in facts["text"], f"{literal!r} shows as text"
+    assert facts["remote"] == [], facts["remote"]
+    assert facts["failed_loads"] == [], facts["failed_loads"]
+    if math:
+        assert facts["mathjax_ready"] and facts["mathjax"] > 0 and facts["math"] > 0, facts
+        assert facts["tex_left"] == 0, "raw TeX left on the page"
+    if boxes:
+        for box in facts["checks"] + facts["claims"]:
+            assert box["border"].startswith("4px solid"), box
+            assert box["colour"] not in ("rgb(0, 0, 0)", "rgba(0, 0, 0, 0)"), box

@@ -56,8 +56,8 @@ Q2 = """**Question u1.q2** (3 points) Why reduce each vector with PCA? When coul
 ### END RUBRIC
 
 ### BEGIN SOLUTION
-PCA keeps the directions along which artworks differ most; search gets cheaper and distances less
-noisy, but a rare trait that lives in a low-variance direction is lost for good.
+PCA keeps the directions along which artworks differ most ($x \\mapsto W^\\top x$); search gets cheaper and
+distances less noisy, but a rare trait that lives in a low-variance direction is lost for good.
 ### END SOLUTION"""
 
 ZSCORE_HIDDEN = """_x = np.array([[1.0, 5.0], [3.0, 5.0]])
@@ -142,7 +142,8 @@ def small_solution() -> nbformat.NotebookNode:
         cells += [md(f"### Exercise {ex}"), code(EXERCISE_CELLS[ex]), code(CHECK_CELLS[ex])]
         if ex == "u1.zscore":
             cells.append(md(Q2))
-    cells.append(md("## Summary\n\nThat is all."))
+    cells.append(md("## Summary\n\nThat is all: $\\mathrm{nDCG}@k = \\frac{\\mathrm{DCG}@k}{\\mathrm{IDCG}@k}$, and\n\n"
+                    "$$\\sum_{i=1}^{k} \\frac{1}{\\log_2(i+1)}$$\n\nis the ideal gain of $k$ hits."))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb

@@ -156,6 +156,7 @@ def test_grading_refuses_without_bubblewrap_unless_told(tmp_path, monkeypatch, c
     folder = tmp_path / "subs"
     folder.mkdir()
     (folder / "fay_01_x.ipynb").write_text("{ not a notebook")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]), folder / "gus_01_x.ipynb")
     solutions = tmp_path / "solutions"
     solutions.mkdir()
     nbformat.write(nbformat.v4.new_notebook(), solutions / "01_x.ipynb")
@@ -166,9 +167,10 @@ def test_grading_refuses_without_bubblewrap_unless_told(tmp_path, monkeypatch, c
             with pytest.raises(DataError, match="cannot grade in a sandbox: bubblewrap .bwrap. is not") as err:
                 grade_folder(folder, tmp_path / "out", solutions=solutions, progress=False)
             assert "--no-sandbox" in str(err.value) and "apt-get install bubblewrap" in str(err.value)
-        rows = (grade_folder(folder, tmp_path / "out", solutions=solutions, progress=False, sandbox=False)
-                .read_text().splitlines())
-        assert rows[1].startswith("fay_01_x,0,0,malformed notebook")
+        result = grade_folder(folder, tmp_path / "out", solutions=solutions, progress=False, sandbox=False)
+        rows = Path(result).read_text().splitlines()
+        assert rows[1].startswith("fay_01_x,0,0,malformed notebook") and rows[2] == "gus_01_x,0,0,"
+        assert result.ran == 1
         warning = capsys.readouterr().err
         assert warning.startswith("warning: --no-sandbox: submissions run as you, with your files")
         assert "read the solutions" in warning
