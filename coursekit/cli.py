@@ -172,9 +172,10 @@ def cmd_bench(args) -> int:
     if args.unit:
         units = []
         for u in args.unit:
-            name = u if u == "notebooks" else f"u{u.lower().lstrip('u').lstrip('0')}"
+            name = u if u in ("notebooks", "grading") else f"u{u.lower().lstrip('u').lstrip('0')}"
             if name not in bench.UNITS:
-                raise SystemExit(f"coursekit bench: unknown unit {u!r}; choose from 1..5 (or u1..u5) and notebooks")
+                raise SystemExit(f"coursekit bench: unknown unit {u!r}; choose from 1..5 (or u1..u5), notebooks "
+                                 "and grading")
             units.append(name)
     rows = bench.run(units, quick=args.quick)
     table = bench.format_table(rows)
@@ -334,7 +335,8 @@ def make_parser() -> argparse.ArgumentParser:
                         description="Run every hot path beside a seed-style reference and print a table.")
     bn.add_argument("--quick", action="store_true", help="smaller sizes (under 2 minutes)")
     bn.add_argument("--unit", nargs="*", metavar="N",
-                    help="only these units: 1..5 (or u1..u5, 01..05) and notebooks (wall time of each solution notebook)")
+                    help="only these units: 1..5 (or u1..u5, 01..05), notebooks (wall time of each solution notebook) "
+                         "and grading (cost per submission, --jobs 1/2 and Dask, against a plain run)")
     bn.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     bn.add_argument("--markdown", metavar="FILE", help="also write a Markdown report (docs/benchmarks.md)")
     bn.set_defaults(func=cmd_bench)

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from coursekit.grading import checks
-from coursekit.grading.release import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, _replace_regions
+from coursekit.grading.release import BEGIN_HIDDEN, END_HIDDEN
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "01_content_based_art.ipynb"
@@ -152,15 +152,9 @@ def small_solution() -> nbformat.NotebookNode:
 def answered(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """What a student who solved every exercise submits (solutions in, no hidden tests).
     Written answers are left as the template."""
-    from coursekit.grading.release import release_notebook
+    from coursekit.grading.release import answer_key
 
-    released = release_notebook(solution)
-    nb = nbformat.from_dict(released)
-    for cell, sol in zip(nb.cells, solution.cells):
-        if cell.cell_type == "code":
-            src = _replace_regions(sol.source, BEGIN_HIDDEN, END_HIDDEN, lambda ind: [], "x")
-            cell.source = "\n".join(l for l in src.splitlines() if l.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
-    return nb
+    return answer_key(solution)
 
 
 def edit(nb, marker, old, new):

@@ -148,7 +148,7 @@ def test_a_second_run_starts_no_kernel_and_writes_the_same_bytes(course, first):
     assert (root / "out" / "grades.csv").read_bytes() == first[1]
 
 
-def test_one_changed_submission_runs_alone_and_force_runs_everything(course, first, tmp_path):
+def test_one_changed_submission_runs_alone_and_force_runs_everything(course, first, tmp_path, capsys):
     root, solutions, folder, small = course
     copy = tmp_path / "submissions"
     copy.mkdir()
@@ -162,9 +162,17 @@ def test_one_changed_submission_runs_alone_and_force_runs_everything(course, fir
     F.edit(bob, "# Exercise u1.zscore", "(x - x.mean(axis=0)) / std",
            "(x - x.mean(axis=0)) / np.where(std == 0, 1.0, std)")
     nbformat.write(bob, copy / "bob.ipynb")
-    result = _grade(copy, out, solutions)
+    capsys.readouterr()
+    with F.registry(F.SMALL_POINTS, F.U1_DELEGATES):
+        result = grade_folder(copy, out, jobs=2, timeout=BUDGET, memory_mb=MEMORY_MB, solutions=solutions,
+                              sandbox=SANDBOX, progress=True, bar=True)
     assert result.ran == 1 and result.stored == 2
     assert _rows(out / "grades.csv")["bob"][1:5] == FULL
+    printed = capsys.readouterr()
+    lines = dict(line.split(": ", 1) for line in printed.out.splitlines() if line.endswith(("s", "store", "run")))
+    assert re.fullmatch(r"8/8 points, \d+\.\d s", lines["bob.ipynb"])  # its real cost in seconds
+    assert lines["ada.ipynb"] == "8/8 points, from the store" and lines["blank.ipynb"].endswith("not run")
+    assert "grading: 100%" in printed.err and "1/1" in printed.err and "failures=0" in printed.err
     assert _grade(copy, out, solutions, force=True).ran == 2
 
 
@@ -358,7 +366,9 @@ def test_a_grader_killed_mid_batch_resumes_and_grades_each_submission_once(cours
     time.sleep(2)
     if SANDBOX:  # bubblewrap dies with its parent; an unsandboxed kernel would not
         assert _alive(tree) == [], "kernels outlived a killed grader"
-    result = _grade(sub, out, solutions)
+    with F.registry(F.SMALL_POINTS, F.U1_DELEGATES):  # the same limits as the killed run: the same keys
+        result = grade_folder(sub, out, jobs=1, timeout=400, memory_mb=MEMORY_MB, solutions=solutions,
+                              progress=False, sandbox=SANDBOX)
     assert result.stored == done and result.ran == 3 - done and result.not_graded == []
     rows = _rows(out / "grades.csv")
     assert all(rows[n][1:5] == FULL for n in names)

@@ -14,7 +14,7 @@ import tracemalloc
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-UNITS = ("u1", "u2", "u3", "u4", "u5", "notebooks")
+UNITS = ("u1", "u2", "u3", "u4", "u5", "notebooks", "grading")
 
 
 @dataclass

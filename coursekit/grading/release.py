@@ -87,6 +87,18 @@ def release_notebook(solution: nbformat.NotebookNode, name: str = "notebook") ->
     return nb
 
 
+def answer_key(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """What a student who solved every exercise hands in: the student notebook with the solution's
+    code in every exercise (hidden tests left out; written answers left at the template). The
+    grading bench and tests grade it."""
+    nb = release_notebook(solution, name)
+    for cell, sol in zip(nb.cells, solution.cells):
+        if cell.cell_type == "code":
+            src = _replace_regions(sol.source, BEGIN_HIDDEN, END_HIDDEN, lambda ind: [], name)
+            cell.source = "\n".join(l for l in src.splitlines() if l.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+    return nb
+
+
 def dumps(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 

@@ -234,7 +234,11 @@ def write_reports(subs: list[Submission], specs: list[ExerciseSpec], questions: 
     for sub in subs:
         if sub.feedback_nb is None:  # nothing ran and nothing was readable: grades.csv says why
             continue
-        page = feedback_html(sub, specs, questions, mathjax=f"../{bundle.parent.name}/{bundle.name}")
+        try:  # one page that cannot be rendered never costs the others (or grades.csv) theirs
+            page = feedback_html(sub, specs, questions, mathjax=f"../{bundle.parent.name}/{bundle.name}")
+        except Exception as exc:  # noqa: BLE001 - nbconvert can fail on a damaged output
+            sub.notes.append(f"the feedback page could not be written ({type(exc).__name__}: {exc})"[:300])
+            continue
         write_text_atomic(feedback_dir / f"{sub.slug}.html", page)
     if questions:
         answers = {sub.student: sub.answers for sub in subs}

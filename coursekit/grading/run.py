@@ -377,6 +377,9 @@ def execute(nb, cwd, budget: float, memory_mb: float = DEFAULT_MEMORY_MB, *, pri
                         from None
             finally:
                 watch.finish()
+                import atexit
+
+                atexit.unregister(client._cleanup_kernel)  # its kernel is gone; nbclient would clean up at exit
     finally:
         if own:
             private.remove()
