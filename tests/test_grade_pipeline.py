@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from coursekit.grading import sandbox as sb
-from coursekit.grading.grade import GraderUnavailable, grade_folder
+from coursekit.grading.grade import grade_folder
 from coursekit.grading.release import release_notebook
 from coursekit.grading.store import Store
 
