@@ -312,3 +312,16 @@ def test_build_prints_one_line_per_notebook_and_shows_boxes(tmp_path):
     assert "BEGIN SOLUTION" not in page and "BEGIN RUBRIC" not in page
     assert 'class="ck-model-answer"' in page and 'class="ck-rubric"' in page
     assert "### BEGIN SOLUTION" in (sol / "01_demo.ipynb").read_text()  # the solution keeps its markers
+
+
+def test_export_lists_the_written_questions_still_at_the_template(tmp_path):
+    from coursekit.grading.export import export_notebook, questions_at_template
+    from coursekit.grading.release import release_notebook
+
+    student = release_notebook(F.small_solution())
+    assert questions_at_template(student) == ["u1.q1", "u1.q2"]
+    F.answer_question(student, "u1.q1", "Colour and texture; it misses the artist.")
+    assert questions_at_template(student) == ["u1.q2"]
+    nbformat.write(student, tmp_path / "mine.ipynb")
+    page = export_notebook(tmp_path / "mine.ipynb", tmp_path / "mine.html", execute=False).read_text()
+    assert 'id="ck-template" data-questions="u1.q2"' in page and "still show the answer template" in page

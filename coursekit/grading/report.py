@@ -12,7 +12,6 @@ by an allow-list (:mod:`coursekit.sanitize`) and math typeset offline.
 
 from __future__ import annotations
 
-import csv
 import html
 import math
 from dataclasses import dataclass, field
@@ -24,8 +23,8 @@ from ..errors import DataError
 from ..notebooks import check_results, to_html, write_text_atomic
 from .checks import NOT_ATTEMPTED, PASSED
 from .scoring import TAMPERED, ExerciseSpec
-from .written import (CSV_COLUMNS, Answer, Question, csv_value, fmt_points, question_page, safe_name, write_csv,
-                      written_rows, written_table_html)
+from .written import (CSV_COLUMNS, Answer, Question, csv_value, fmt_points, question_page, read_table, safe_name,
+                      write_csv, written_rows, written_table_html)
 
 NOT_GRADED = "not graded"
 OVERRIDDEN = "set by the instructor"
@@ -77,26 +76,12 @@ def read_overrides(path, students: list[str], specs: list[ExerciseSpec]) -> dict
     the exercise's points and a comment (the reason the student reads); anything else is a
     DataError naming the row, before anything runs."""
     path = Path(path)
-    fix = "write one row per changed score: student, exercise, points, comment"
-    if not path.is_file():
-        raise DataError("file not found", path=path, fix="give the overrides CSV you wrote")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            table = list(csv.reader(fh))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"not a readable CSV file ({exc})", path=path, fix="save it as CSV (UTF-8)") from None
-    if not table:
-        raise DataError("the file is empty", path=path, fix=fix)
-    header = [h.strip().lower() for h in table[0]]
-    missing = [c for c in OVERRIDE_COLUMNS if c not in header]
-    if missing:
-        raise DataError(f"no column {', '.join(missing)} (found: {', '.join(table[0]) or 'nothing'})", path=path,
-                        where="row 1", fix=fix)
-    col = {name: header.index(name) for name in OVERRIDE_COLUMNS}
+    table, col = read_table(path, OVERRIDE_COLUMNS, what="overrides CSV",
+                            fix="write one row per changed score: student, exercise, points, comment")
     known = {s.id: s for s in specs}
     wanted = set(students)
     found: dict[tuple[str, str], Override] = {}
-    for number, row in enumerate(table[1:], start=2):
+    for number, row in enumerate(table, start=2):
         if not any(c.strip() for c in row):
             continue
 

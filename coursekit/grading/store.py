@@ -26,7 +26,6 @@ import gzip
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 STORE_DIR = "store"
@@ -84,18 +83,11 @@ class Store:
 
     def put(self, record: dict) -> Path:
         """Write a record (it carries its ``key``) atomically: whole or not at all."""
+        from ..datasets._io import atomic_write_bytes
+
         record = {**record, "format": FORMAT}
         path = self.path(record["key"])
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".record.", suffix=".part", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as fh:
-                fh.write(json.dumps(record, sort_keys=True).encode("utf-8"))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(path, gzip.compress(json.dumps(record, sort_keys=True).encode("utf-8"), mtime=0))
         return path
 
     def keys(self) -> set[str]:

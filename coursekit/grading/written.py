@@ -422,23 +422,37 @@ def csv_value(text: str) -> str:
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     """Write a CSV atomically, every cell made safe for spreadsheets (:func:`csv_safe`)."""
-    import os
-    import tempfile
+    import io
 
+    from ..datasets._io import atomic_write_bytes
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow([csv_safe(h) for h in header])
+    writer.writerows([[csv_safe(c) for c in row] for row in rows])
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8", "backslashreplace"))
+    return Path(path)
+
+
+def read_table(path, required: list[str], *, what: str, fix: str) -> tuple[list[list[str]], dict[str, int]]:
+    """(rows after the header, {column: index}) of a CSV an instructor filled in; a missing or
+    unreadable file, an empty one or a missing column is a DataError naming the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".csv", dir=path.parent)
+    if not path.is_file():
+        raise DataError("file not found", path=path, fix=f"give the {what} you filled in")
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8", errors="backslashreplace") as fh:
-            writer = csv.writer(fh)
-            writer.writerow([csv_safe(h) for h in header])
-            writer.writerows([[csv_safe(c) for c in row] for row in rows])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            table = list(csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"not a readable CSV file ({exc})", path=path, fix="save it as CSV (UTF-8)") from None
+    if not table:
+        raise DataError("the file is empty", path=path, fix=fix)
+    header = [h.strip().lower() for h in table[0]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataError(f"no column {', '.join(missing)} (found: {', '.join(table[0]) or 'nothing'})",
+                        path=path, where="row 1", fix=fix)
+    return table[1:], {name: header.index(name) for name in dict.fromkeys(header)}
 
 
 def read_written(path, students: list[str], questions: list[Question], *, comments: dict | None = None
@@ -451,27 +465,14 @@ def read_written(path, students: list[str], questions: list[Question], *, commen
     the header is row 1).
     """
     path = Path(path)
-    fix_header = "keep the header row of the written.csv that `coursekit grade` wrote"
-    if not path.is_file():
-        raise DataError("file not found", path=path, fix="give the written.csv you filled in")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            table = list(csv.reader(fh))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"not a readable CSV file ({exc})", path=path, fix="save it as CSV (UTF-8)") from None
-    if not table:
-        raise DataError("the file is empty", path=path, fix=fix_header)
-    header = [h.strip().lower() for h in table[0]]
-    missing = [c for c in ("student", "question", "points") if c not in header]
-    if missing:
-        raise DataError(f"no column {', '.join(missing)} (found: {', '.join(table[0]) or 'nothing'})",
-                        path=path, where="row 1", fix=fix_header)
-    col = {name: header.index(name) for name in header if name in CSV_COLUMNS}
+    table, columns = read_table(path, ["student", "question", "points"], what="written.csv",
+                                fix="keep the header row of the written.csv that `coursekit grade` wrote")
+    col = {name: i for name, i in columns.items() if name in CSV_COLUMNS}
     known = {q.id: q for q in questions}
     wanted = set(students)
     seen: dict[tuple[str, str], int] = {}
     points: dict[tuple[str, str], float] = {}
-    for number, row in enumerate(table[1:], start=2):
+    for number, row in enumerate(table, start=2):
         if not any(cell.strip() for cell in row):
             continue
 
