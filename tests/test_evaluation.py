@@ -6,7 +6,7 @@ import pytest
 
 from coursekit import DataError
 from coursekit.evaluation import (evaluate_model, exposure_by_popularity, holdout_top_items, leave_last_session_out,
-                                 popularity_bins)
+                                 mean_table, popularity_bins)
 from coursekit.interactions import Interactions
 from coursekit.models.knn import Popularity, UserKNN
 
@@ -190,3 +190,16 @@ def test_popularity_exposure_plot():
     assert sorted(map(tuple, dots["b"])) == [(1.0, 1.0), (1.0, 1.0)]
     assert [t.get_text() for t in fig.legends[0].get_texts()][:3] == ["a", "b", "held out"]
     plt.close(fig)
+
+
+def test_mean_table_gives_means_and_t_interval_half_widths_by_hand():
+    a = pd.DataFrame({"hr@10": [1.0, 0.0, 1.0, 1.0], "ndcg@10": [0.5, 0.0, np.nan, 1.0]})
+    table = mean_table({"a": a, "b": pd.Series([0.0, 0.0, 1.0, 1.0], name="hr@10")}, level=0.95)
+    assert list(table.index) == ["a", "b"]
+    assert list(table.columns) == ["hr@10", "hr@10 \u00b1", "ndcg@10", "ndcg@10 \u00b1"]
+    # hr@10 of a: mean 0.75, sd 0.5, n 4, t(0.975, 3) = 3.182446: half-width 3.182446 * 0.5 / 2
+    assert table.loc["a", "hr@10"] == 0.75 and table.loc["a", "hr@10 \u00b1"] == pytest.approx(0.7956116, rel=1e-6)
+    # the NaN user is dropped: mean 0.5 over 3, sd 0.5, t(0.975, 2) = 4.302653
+    assert table.loc["a", "ndcg@10"] == 0.5
+    assert table.loc["a", "ndcg@10 \u00b1"] == pytest.approx(4.302653 * 0.5 / np.sqrt(3), rel=1e-6)
+    assert np.isnan(table.loc["b", "ndcg@10"])  # b has no ndcg column

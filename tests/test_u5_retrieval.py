@@ -194,6 +194,10 @@ def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience(toy):
     best = int(np.argmax(curve)) + 1
     assert m.best_epoch_ == best and m.best_valid_hr_ == max(curve)
     assert len(curve) == 25 or len(curve) == best + 2  # stopped two epochs after the best
+    assert m.stopped_early_ == (len(curve) - best >= 2)  # patience ran out (not merely the cap)
+    capped = R.TFRetrieval(**{**R.TOY_CONFIG, "epochs": 2, "patience": 2}).fit(fit, valid=val_df)
+    assert len(capped.history_) == 2 and not capped.stopped_early_  # still improving when the cap came
+    assert not R.TFRetrieval(**{**R.TOY_CONFIG, "epochs": 1}).fit(fit).stopped_early_  # nothing to stop on
     # the kept weights are the best epoch's: the validation figure is recomputed independently
     again = evaluate_model(m, fit, val_df, 10, item_col="product_id").mean["hr@10"]
     assert again == pytest.approx(m.best_valid_hr_, abs=1e-12)
@@ -219,3 +223,6 @@ def test_catalogue_ranks_and_sampled_accuracy_agree(toy, fitted):
     predicted = np.mean((1 - ranks / train.n_items) ** 100)
     assert abs(acc - predicted) < 4 * np.sqrt(acc * (1 - acc) / len(ranks))
     assert fitted.sampled_accuracy(data.valid, n_negatives=100, sampler="popularity") < acc
+    won = fitted.sampled_accuracy(data.valid, n_negatives=100, per_purchase=True)
+    assert won.shape == (len(data.valid),) and set(np.unique(won)) <= {0.0, 1.0}
+    assert won.mean() == acc  # the same draws, one outcome per purchase

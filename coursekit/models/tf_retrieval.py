@@ -431,7 +431,10 @@ class TFRetrieval:
     (int64), ``user_vectors_`` (n_users, dim) float32, ``product_vectors_`` (n_products, dim),
     ``product_bias_`` (n_products,), ``history_`` (list of dicts: epoch, loss, sampled_acc,
     seconds, and valid_hr@k with a validation split), ``best_epoch_`` (the epoch whose weights
-    were kept: chosen by early stopping, else ``epochs``), ``epoch_s_`` (seconds of the fastest epoch).
+    were kept: chosen by early stopping, else ``epochs``), ``stopped_early_`` (True when validation
+    HR@k stopped improving for ``patience`` epochs before the ``epochs`` cap; False when training
+    used every allowed epoch or ran without a validation split), ``epoch_s_`` (seconds of the
+    fastest epoch).
     """
 
     framework = "tensorflow"
@@ -508,7 +511,7 @@ class TFRetrieval:
             return loss, tf.reduce_sum(sampled_hits(logits, pos, neg))
 
         monitor = _EarlyStopping(self, train, valid, user_col, item_col) if valid is not None else None
-        self.history_ = []
+        self.history_, stop = [], False
         for epoch in range(self.epochs):
             t0 = time.perf_counter()
             ds = purchase_batches(users, bought, self.products_, n_negatives=self.n_negatives,
@@ -529,6 +532,7 @@ class TFRetrieval:
                       f"{row['sampled_acc']:.4f}{extra}, {row['seconds']:.1f} s")
             if stop:
                 break
+        self.stopped_early_ = bool(monitor is not None and stop)  # patience ran out before the epoch cap
         if monitor is not None:
             net.set_weights(monitor.best_weights)
             self.best_epoch_ = monitor.best_epoch
@@ -578,19 +582,21 @@ class TFRetrieval:
 
     def sampled_accuracy(self, frame, *, n_negatives: int = 100, sampler: str = "uniform",
                          user_col: str = "user_id", item_col: str = "product_id", seed: int = 0,
-                         batch_size: int = 4096) -> float:
+                         batch_size: int = 4096, per_purchase: bool = False):
         """Share of purchases in ``frame`` whose product scores strictly above ``n_negatives``
         sampled products (accidental hits ignored): the seed's categorical accuracy.
 
         ``sampler="uniform"`` draws the negatives of each purchase uniformly (the workshop's
         metric); ``"popularity"`` in proportion to training count + 1 (harder negatives).
+        ``per_purchase=True`` returns the 0/1 outcome of every purchase instead (float64
+        (len(frame),), in the frame's order), for paired comparisons of two samplers.
         """
         self._check_fitted()
         users = tf.constant(frame[user_col].to_numpy().astype(str))
         bought = tf.constant(frame[item_col].to_numpy().astype(np.int64))
         cat = tf.constant(self.products_)
         log_q = tf.constant(sampling_log_q(len(self.products_), sampler, self.popularity_).astype(np.float32))
-        hits = 0.0
+        hits = []
         for start in range(0, len(frame), batch_size):
             pos = bought[start:start + batch_size]
             seed_i = tf.constant([seed, start], tf.int64)
@@ -600,9 +606,9 @@ class TFRetrieval:
                 n_rows = int(pos.shape[0])
                 rows = tf.random.stateless_categorical(log_q[None, :], n_rows * n_negatives, seed_i)
                 cand = tf.concat([pos[:, None], tf.gather(cat, tf.reshape(rows, (n_rows, n_negatives)))], axis=1)
-            hits += float(tf.reduce_sum(sampled_hits(self.net_((users[start:start + batch_size], cand)), pos,
-                                                     cand[:, 1:])))
-        return hits / len(frame)
+            hits.append(sampled_hits(self.net_((users[start:start + batch_size], cand)), pos, cand[:, 1:]).numpy())
+        hits = np.concatenate(hits).astype(np.float64) if hits else np.zeros(0)
+        return hits if per_purchase else float(hits.sum() / len(frame))
 
     def catalogue_ranks(self, frame, *, user_col: str = "user_id", item_col: str = "product_id",
                         batch_size: int | None = None) -> np.ndarray:
