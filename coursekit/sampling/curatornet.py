@@ -313,6 +313,32 @@ class SamplingContext:
             out[s:s + chunk] = np.einsum("ij,ij->i", self._unit[a[s:s + chunk]], self._unit[b[s:s + chunk]])
         return out
 
+    def similarity(self, a, b) -> np.ndarray:
+        """float32 (n,): cosine similarity of items ``a[j]`` and ``b[j]``, read from the Gram
+        matrix of their artist or, failing that, of their cluster when they share one (built once:
+        strategy 6 compares works of one artist over and over), else computed (:meth:`cosine`).
+        The sampler and :func:`check_triples` both use it, so they agree to the last bit."""
+        a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+        out = np.empty(len(a), np.float32)
+        todo = np.ones(len(a), bool)
+        for labels, gram in ((self.artist, self._artist_gram), (self.cluster, self._cluster_gram)):
+            if gram is None:
+                continue
+            hit = np.flatnonzero(todo & (labels[a] == labels[b]))
+            out[hit] = gram(labels[a[hit]], a[hit], b[hit])
+            todo[hit] = False
+        rest = np.flatnonzero(todo)
+        out[rest] = self.cosine(a[rest], b[rest])
+        return out
+
+    @functools.cached_property
+    def _artist_gram(self):
+        return _group_gram(self._artist_items, self._unit)
+
+    @functools.cached_property
+    def _cluster_gram(self):
+        return _group_gram(self._cluster_items, self._unit)
+
     def identical(self, a, b) -> np.ndarray:
         """bool (n,): items ``a[j]`` and ``b[j]`` look identical (one cluster, cosine within
         :data:`IDENTICAL_TOL` of 1): the authors' ``VisualSimilarityHandler.same``. A lookup in
@@ -335,13 +361,35 @@ class SamplingContext:
         rows, cols = np.concatenate(rows + [np.empty(0, np.int64)]), np.concatenate(cols + [np.empty(0, np.int64)])
         return _sorted_csr(sp.csr_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(self.n_items, self.n_items)))
 
+
     def hit(self, name: str):
         """The :func:`membership` test of the table ``name`` ("profile", "blocked", "liked_artists",
         "liked_clusters"), built once per context."""
-        cache = self.__dict__.setdefault("_hits", {})
-        if name not in cache:
-            cache[name] = membership(getattr(self, name))
-        return cache[name]
+        return self.cached(("hit", name), lambda: membership(getattr(self, name)))
+
+    def cached(self, key, build):
+        """``build()``, computed once per context and ``key`` (the tables a strategy draws from)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
+
+
+def _group_gram(groups: sp.csr_matrix, unit: np.ndarray, *, max_entries: int = 50_000_000):
+    """The cosine similarities of every pair of items within each group (a CSR of groups x items,
+    sorted) as one flat float32 array, and a lookup ``gram(group, a, b)``; None when the groups are
+    too large for ``max_entries`` similarities. Built with one matrix product per group."""
+    sizes = np.diff(groups.indptr).astype(np.int64)
+    if int((sizes**2).sum()) > max_entries:
+        return None
+    offsets = np.concatenate([[0], np.cumsum(sizes**2)])
+    flat = np.empty(int(offsets[-1]), np.float32)
+    rank = np.zeros(unit.shape[0], np.int64)
+    rank[groups.indices] = np.arange(len(groups.indices)) - np.repeat(groups.indptr[:-1], sizes)
+    for g in np.flatnonzero(sizes):  # a loop over groups, not samples
+        u = unit[groups.indices[groups.indptr[g]:groups.indptr[g + 1]]]
+        flat[offsets[g]:offsets[g + 1]] = (u @ u.T).ravel()
+    return lambda g, a, b: flat[offsets[g] + rank[a] * sizes[g] + rank[b]]
 
 
 def validate_triple(ctx: SamplingContext, q, p, n, margin: float = MARGIN, *, sim_qp=None) -> np.ndarray:
@@ -349,15 +397,15 @@ def validate_triple(ctx: SamplingContext, q, p, n, margin: float = MARGIN, *, si
 
     A positive ``p`` in the query's cluster and a negative outside it: accept. The negative in
     the query's cluster and the positive outside it: reject. Otherwise accept when
-    ``cos(q, p) > cos(q, n) + margin`` in the features' space (``sim_qp``: cos(q, p) when known).
-    Cosines are computed only where the cluster rule does not decide.
+    ``cos(q, p) > cos(q, n) + margin`` in the features' space (``sim_qp``: cos(q, p) when known;
+    :meth:`SamplingContext.similarity`). Cosines are read only where the cluster rule does not decide.
     """
     q, p, n = (np.asarray(x, np.int64) for x in (q, p, n))
     cq, cp, cn = ctx.cluster[q], ctx.cluster[p], ctx.cluster[n]
     out = (cq == cp) & (cq != cn)
     undecided = np.flatnonzero(~out & ~((cq == cn) & (cq != cp)))
-    sim = ctx.cosine(q[undecided], p[undecided]) if sim_qp is None else np.asarray(sim_qp)[undecided]
-    out[undecided] = sim > ctx.cosine(q[undecided], n[undecided]) + np.float32(margin)
+    sim = ctx.similarity(q[undecided], p[undecided]) if sim_qp is None else np.asarray(sim_qp)[undecided]
+    out[undecided] = sim > ctx.similarity(q[undecided], n[undecided]) + np.float32(margin)
     return out
 
 
@@ -604,13 +652,7 @@ def _basket_minus_each_item(train: Baskets, baskets: np.ndarray) -> tuple[sp.csr
     return _sorted_csr(table), entries
 
 
-@_distinct(1)
-def sample_hidden_item(ctx: SamplingContext, n: int, rng: np.random.Generator, *, profile: str = "authors") -> Triples:
-    """Strategy 1: hide one item h of a basket of 2+ items; negative by an artist and in a cluster
-    the user never bought. ``profile="authors"``: every item of the user's baskets up to and
-    including that one except h (the authors' code); ``"basket"``: the rest of THAT basket only
-    (the seed). Users, then one of their baskets of 2+ items, then the hidden item are drawn
-    uniformly, as in both."""
+def _hidden_item_tables(ctx: SamplingContext, profile: str):
     t = ctx.train
     free = ctx.n_items - np.diff(ctx.blocked.indptr)
     big = np.flatnonzero((t.sizes >= 2) & (free[t.user] > 0))
@@ -618,9 +660,21 @@ def sample_hidden_item(ctx: SamplingContext, n: int, rng: np.random.Generator, *
     if profile == "authors":
         earlier = _earlier_baskets(t, t.basket_of_entry()[entries])
         table = _sorted_csr(table.astype(np.int32) + earlier.astype(np.int32))
-    elif profile != "basket":
+    return (big, table, entries) + _user_groups(t.user[big], ctx.n_users)
+
+
+@_distinct(1)
+def sample_hidden_item(ctx: SamplingContext, n: int, rng: np.random.Generator, *, profile: str = "authors") -> Triples:
+    """Strategy 1: hide one item h of a basket of 2+ items; negative by an artist and in a cluster
+    the user never bought. ``profile="authors"``: every item of the user's baskets up to and
+    including that one except h (the authors' code); ``"basket"``: the rest of THAT basket only
+    (the seed). Users, then one of their baskets of 2+ items, then the hidden item are drawn
+    uniformly, as in both."""
+    if profile not in ("authors", "basket"):
         raise ValueError(f"profile must be 'authors' or 'basket', got {profile!r}")
-    users_with, ptr = _user_groups(t.user[big], ctx.n_users)
+    t = ctx.train
+    big, table, entries, users_with, ptr = ctx.cached(("strategy 1", profile),
+                                                      lambda: _hidden_item_tables(ctx, profile))
     users = users_with[rng.integers(0, len(users_with), n)]
     basket = big[_pick_group(ptr, users, rng)]
     entry = t.indptr[basket] + (rng.random(n) * t.sizes[basket]).astype(np.int64)
@@ -629,10 +683,7 @@ def sample_hidden_item(ctx: SamplingContext, n: int, rng: np.random.Generator, *
     return _triples(1, users, basket, rows, t.items[entry], neg, table)
 
 
-@_distinct(2)
-def sample_next_basket(ctx: SamplingContext, n: int, rng: np.random.Generator) -> Triples:
-    """Strategy 2: (items of the user's earlier baskets, an item of the next basket not among
-    them, an item by an artist and in a cluster the user never bought)."""
+def _next_basket_tables(ctx: SamplingContext):
     t = ctx.train
     first = t.user_ptr[t.user]
     targets = np.flatnonzero(np.arange(t.n_baskets) > first)
@@ -640,14 +691,27 @@ def sample_next_basket(ctx: SamplingContext, n: int, rng: np.random.Generator) -
     basket_rows = t.matrix()[targets].astype(np.int8)
     new_items = _sorted_csr(basket_rows - basket_rows.multiply(earlier).astype(np.int8))
     free = ctx.n_items - np.diff(ctx.blocked.indptr)
-    ok = (np.diff(new_items.indptr) > 0) & (free[t.user[targets]] > 0)
-    rows_ok = np.flatnonzero(ok)
-    users_with, ptr = _user_groups(t.user[targets[rows_ok]], ctx.n_users)
+    rows_ok = np.flatnonzero((np.diff(new_items.indptr) > 0) & (free[t.user[targets]] > 0))
+    return (targets, earlier, new_items, rows_ok) + _user_groups(t.user[targets[rows_ok]], ctx.n_users)
+
+
+@_distinct(2)
+def sample_next_basket(ctx: SamplingContext, n: int, rng: np.random.Generator) -> Triples:
+    """Strategy 2: (items of the user's earlier baskets, an item of the next basket not among
+    them, an item by an artist and in a cluster the user never bought)."""
+    targets, earlier, new_items, rows_ok, users_with, ptr = ctx.cached("strategy 2", lambda: _next_basket_tables(ctx))
     users = users_with[rng.integers(0, len(users_with), n)]
     rows = rows_ok[_pick_group(ptr, users, rng)]
     pos = _pick_in_rows(new_items, rows, rng)
     neg = _taste_negatives(ctx, users, rng, strategy=2)
     return _triples(2, users, targets[rows], rows, pos, neg, earlier)
+
+
+def _liked_artist_cluster_tables(ctx: SamplingContext):
+    cand = _sorted_csr(ctx._liked_both.astype(np.int8) - ctx._liked_both.multiply(ctx.profile).astype(np.int8))
+    free = ctx.n_items - np.diff(ctx.blocked.indptr)
+    works = np.diff(ctx._artist_items.indptr)
+    return cand, 1.0 / works[ctx.artist[cand.indices]], np.flatnonzero((np.diff(cand.indptr) > 0) & (free > 0))
 
 
 @_distinct(3)
@@ -660,12 +724,9 @@ def sample_liked_artist_cluster(ctx: SamplingContext, n: int, rng: np.random.Gen
     artwork of artist a comes out with probability proportional to 1 / (number of works of a).
     The kit draws from that distribution directly (:func:`_pick_weighted_in_rows`).
     """
-    cand = _sorted_csr(ctx._liked_both.astype(np.int8) - ctx._liked_both.multiply(ctx.profile).astype(np.int8))
-    free = ctx.n_items - np.diff(ctx.blocked.indptr)
-    valid = np.flatnonzero((np.diff(cand.indptr) > 0) & (free > 0))
+    cand, weights, valid = ctx.cached("strategy 3", lambda: _liked_artist_cluster_tables(ctx))
     users = valid[rng.integers(0, len(valid), n)]
-    works = np.diff(ctx._artist_items.indptr)
-    pos = _pick_weighted_in_rows(cand, 1.0 / works[ctx.artist[cand.indices]], users, rng)
+    pos = _pick_weighted_in_rows(cand, weights, users, rng)
     neg = _taste_negatives(ctx, users, rng, strategy=3)
     return _triples(3, users, None, users, pos, neg, ctx.profile)
 
@@ -683,7 +744,8 @@ def sample_profile_items(ctx: SamplingContext, n: int, rng: np.random.Generator,
     in_profile = ctx.hit("profile")
     neg = _rejection(lambda idx: cluster_negatives(ctx, pos[idx], rng, fine_grained),
                      lambda idx, c: ~in_profile(users[idx], c) & ~ctx.identical(pos[idx], c), n, rounds=rounds,
-                     what="strategy 4", fallback=lambda idx: _pick_outside_rows(ctx.profile, users[idx], rng, hit=in_profile))
+                     what="strategy 4",
+                     fallback=lambda idx: _pick_outside_rows(ctx.profile, users[idx], rng, hit=in_profile))
     return _triples(4, users, None, users, pos, neg, ctx.profile)
 
 
@@ -723,7 +785,7 @@ def sample_same_artist(ctx: SamplingContext, n: int, rng: np.random.Generator, *
 
     q = eligible[rng.integers(0, len(eligible), n)]
     pos = other_work(q)
-    sim_qp = ctx.cosine(q, pos)
+    sim_qp = ctx.similarity(q, pos)
     neg = np.full(n, -1, np.int64)
     pending = np.arange(n)
     for round_ in range(max_rounds):
@@ -731,7 +793,7 @@ def sample_same_artist(ctx: SamplingContext, n: int, rng: np.random.Generator, *
             q[pending] = eligible[rng.integers(0, len(eligible), len(pending))]
         if round_ and round_ % tries == 0:  # 20 proposals failed: a new positive
             pos[pending] = other_work(q[pending])
-            sim_qp[pending] = ctx.cosine(q[pending], pos[pending])
+            sim_qp[pending] = ctx.similarity(q[pending], pos[pending])
         qq, pp = q[pending], pos[pending]
         cand = cluster_negatives(ctx, qq, rng, fine_grained)
         ok = ctx.artist[cand] != ctx.artist[qq]
@@ -757,7 +819,8 @@ def _options(k: int, fine_grained: float, margin: float, strategy1_profile: str)
 
 
 def sample_all(ctx: SamplingContext, n_per_strategy: int, seed: int = 0, strategies=(1, 2, 3, 4, 5, 6), *,
-               fine_grained: float = FINE_GRAINED, margin: float = MARGIN, strategy1_profile: str = "authors") -> Triples:
+               fine_grained: float = FINE_GRAINED, margin: float = MARGIN,
+               strategy1_profile: str = "authors") -> Triples:
     """``n_per_strategy`` distinct samples of each strategy (equal shares), concatenated; no triple
     twice across strategies either (strategy k uses seed + k, its top-ups seed + k + 1000 r)."""
     opts = {k: _options(k, fine_grained, margin, strategy1_profile) for k in strategies}
@@ -785,7 +848,8 @@ def random_negatives(ctx: SamplingContext, triples: Triples, seed: int = 0, *, r
     todo = np.arange(len(triples))
     for _ in range(rounds):
         neg[todo] = _pick_outside_rows(table, triples.profile[todo], rng)
-        bad = (neg == triples.pos) | ctx.identical(triples.pos, neg) | repeated(triple_keys(triples.with_negatives(neg)))
+        twice = repeated(triple_keys(triples.with_negatives(neg)))
+        bad = (neg == triples.pos) | ctx.identical(triples.pos, neg) | twice
         todo = np.flatnonzero(bad)
         if len(todo) == 0:
             return triples.with_negatives(neg)
