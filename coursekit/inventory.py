@@ -320,9 +320,23 @@ def restrict_training(split: UserSplit, keep: np.ndarray, artist: np.ndarray, cl
     return sub, index
 
 
+def auc_per_user(scores: np.ndarray, holdout: Holdout) -> np.ndarray:
+    """float64 (n_eval,): each held-out basket's AUC among its candidates, in the order of
+    ``holdout.users``; NaN where none of the basket's items is a candidate (nothing to rank). The
+    paired figures that tests over users compare (two models: the same users in the same order)."""
+    from .metrics import auc_score
+
+    rel = holdout.relevant.multiply(holdout.candidates).tocsr()  # items not on offer cannot be hit
+    keep = np.asarray(rel.sum(1)).ravel() > 0
+    out = np.full(len(holdout.users), np.nan)
+    out[keep] = auc_score(np.asarray(scores)[keep], rel[keep], holdout.candidates[keep])
+    return out
+
+
 def evaluate_scores(scores: np.ndarray, holdout: Holdout, ks=(20, 100)) -> dict[str, float]:
-    """AUC, precision@k, recall@k and nDCG@k of scores (n_eval, n_items), ranking candidates only."""
-    from .metrics import auc_score, ndcg_at_k, precision_at_k, recall_at_k
+    """AUC, precision@k, recall@k and nDCG@k of scores (n_eval, n_items), ranking candidates only
+    (means over the baskets that have a candidate to find; per basket: :func:`auc_per_user`)."""
+    from .metrics import ndcg_at_k, precision_at_k, recall_at_k
     from .ranking import top_k
 
     rel = holdout.relevant.multiply(holdout.candidates).tocsr()  # items not on offer cannot be hit
@@ -330,7 +344,7 @@ def evaluate_scores(scores: np.ndarray, holdout: Holdout, ks=(20, 100)) -> dict[
     masked = np.where(holdout.candidates, scores, -np.inf)[keep]
     rel = rel[keep]
     recs, _ = top_k(masked, max(ks))
-    out = {"auc": float(np.nanmean(auc_score(scores[keep], rel, holdout.candidates[keep])))}
+    out = {"auc": float(np.nanmean(auc_per_user(scores, holdout)))}
     for k in ks:
         out[f"recall@{k}"] = float(np.nanmean(recall_at_k(recs, rel, k)))
         out[f"precision@{k}"] = float(np.nanmean(precision_at_k(recs, rel, k)))

@@ -82,6 +82,33 @@ def metric_bars(table, *, metrics: Sequence[str] | None = None, title: str | Non
     return ax.figure
 
 
+def interval_bars(table, *, value: str = "mean", low: str = "ci low", high: str = "ci high", colors=None,
+                  ylabel: str = "score", title: str | None = None, reference: dict | None = None, ylim=None,
+                  ax=None):
+    """Bars of ``table[value]`` (one per row, labelled by the index) with error bars from
+    ``table[low]`` to ``table[high]`` (a confidence interval); ``reference``: {label: y} dashed
+    horizontal lines (for example an untrained baseline). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 + 0.9 * len(table), 3.2))
+    y = table[value].to_numpy(float)
+    err = np.vstack([y - table[low].to_numpy(float), table[high].to_numpy(float) - y])
+    ax.bar([str(i) for i in table.index], y, yerr=err, capsize=4, color=colors)
+    for (label, level), style in zip((reference or {}).items(), ("--", ":", "-.")):
+        ax.axhline(level, color="grey", ls=style, label=label)
+    if reference:
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=30)
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 def popularity_exposure(recommended: dict, popularity, *, n_bins: int = 10, k: int | None = None,
                         reference: dict | None = None, colors: dict | None = None, figsize=(10.5, 4.2)):
     """Where the recommendation slots go, against the catalogue's popularity (two panels).

@@ -38,7 +38,7 @@ from scipy import stats
 
 __all__ = ["TestResult", "McNemarResult", "Comparison", "Equivalence", "paired_t_test", "wilcoxon_test",
            "mcnemar_test", "bootstrap_ci", "compare_models", "pairwise_comparison", "paired_comparison",
-           "equivalence_test", "holm", "MCNEMAR_EXACT_BELOW"]
+           "equivalence_test", "holm", "mean_interval", "MCNEMAR_EXACT_BELOW"]
 
 MCNEMAR_EXACT_BELOW = 25
 """McNemar uses the exact binomial test when fewer users than this are discordant (a common rule:
@@ -338,6 +338,17 @@ def _t_interval(d: np.ndarray, level: float) -> tuple[float, float]:
         return float(d.mean()), float(d.mean())
     q = stats.t.ppf(0.5 + level / 2, df=n - 1)
     return float(d.mean() - q * se), float(d.mean() + q * se)
+
+
+def mean_interval(x, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of ``x`` (one figure per user or per seed; NaN dropped) and its
+    ``level`` t interval, the spread a table of means reports beside each mean."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        raise ValueError("need at least two finite values for an interval")
+    low, high = _t_interval(x, level)
+    return float(x.mean()), low, high
 
 
 def paired_comparison(a, b, *, test: str = "t", level: float = 0.95, over: str = "users", n_boot: int = 5000,

@@ -176,6 +176,11 @@ CASES = {
                                  f"{TOY_LOOKS}: missing array(s) ['jitter']"),
     "toy looks of other artworks": (_rewrite_looks(lambda z: {**z, "ids": np.char.add(z["ids"].astype(str), "x")}),
                                     f"{TOY_LOOKS}: artwork "),
+    "toy looks without the generator's tastes": (_rewrite_looks(lambda z: {k: v for k, v in z.items() if k != "taste"}),
+                                                 f"{TOY_LOOKS}: missing array(s) ['taste']"),
+    "toy tastes of other collectors": (_rewrite_looks(lambda z: {**z, "user_ids": np.char.add(z["user_ids"].astype(str),
+                                                                                              "x")}),
+                                       f"{TOY_LOOKS}: user "),
     # the CuratorNet download's names: a missing file names both
     "CuratorNet names, purchases missing": (_curatornet_names(drop="purchases"),
                                             f"{PUR}: file not found (nor purchases.csv, its name in the CuratorNet"),

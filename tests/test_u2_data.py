@@ -236,6 +236,31 @@ def test_visual_clusters_are_weak_but_taste_is_visual(gallery):
     assert 0.65 < vis < 0.85 and vis > rnd + 0.15  # release: VisRank AUC 0.715 (CuratorNet paper)
 
 
+def test_the_generator_truth_explains_the_purchases(gallery):
+    """data.truth is the generator's own state: its utilities rank each basket's purchases far above
+    the artworks on offer that the collector left (the Gumbel noise is all that is missing), and its
+    table and pairwise forms agree."""
+    data, b, _ = gallery
+    truth = data.truth
+    assert truth.latent.shape == (data.n_items, 16) and truth.taste.shape == (data.n_users, 16)
+    assert truth.taste_width == 2.75 and truth.loyalty == 1.5
+    av = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
+    first = b.user_ptr[:-1][np.diff(b.user_ptr) > 0]  # each user's first basket: no known artist yet
+    v = truth.utility_table(b.user[first])
+    offer = av.mask(b.time[first])
+    bought = np.zeros_like(offer)
+    rows = np.repeat(np.arange(len(first)), b.sizes[first])
+    bought[rows, np.concatenate([b.items[b.indptr[x]:b.indptr[x + 1]] for x in first])] = True
+    # the rank of the bought artworks among those on offer: near the top (noise-free utility)
+    u, i = b.user[first][rows], np.flatnonzero(bought.ravel()) % data.n_items
+    on_offer_v = np.where(offer, v, -np.inf)[rows]  # one row per purchase
+    share_above = (on_offer_v > v[rows, i][:, None]).sum(1) / offer.sum(1)[rows]
+    assert np.median(share_above) < 0.1
+    np.testing.assert_allclose(truth.utility(u, i), v[rows, i])
+    np.testing.assert_allclose(truth.utility(u, i, np.ones(len(u), bool)), v[rows, i] + 1.5)
+    np.testing.assert_allclose(truth.preference([0.0, 1.0], [0.0, 0.0]), [0.5, 1 / (1 + np.e)])
+
+
 def test_replay_matches_step_by_step_reference():
     rng = np.random.default_rng(4)
     n_items = 60

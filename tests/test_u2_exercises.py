@@ -1,7 +1,7 @@
 """Unit 2 exercises: independent correct answers pass, the package versions are refused ("write it
-yourself"), wrong answers fail with hints in two steps, the hidden parts of the solution give partly
-right answers partial credit (run as the grader runs them, without a kernel), and no cell after an
-exercise needs the student's answer."""
+yourself"), wrong answers fail with hints in two steps, delegating answers score nothing in the
+grader's cells, and no cell after an exercise needs the student's answer. (The catalogue of wrong
+answers and their partial credit: test_wrong_answers_u2.py.)"""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from coursekit.grading.grade import grading_specs
 from coursekit.grading.release import EXERCISE_RE
 from coursekit.grading.scoring import hidden_cell_source, score_exercise
 from ._exercise_helpers import assert_refused
+from ._u2_answers import EXERCISES, GOOD, WRONG
+from ._u2_answers import answer as _answer
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "02_curatornet.ipynb"
-EXERCISES = ["u2.available_mask", "u2.sample_profile_items", "u2.check_strategy3", "u2.bpr_loss",
-             "u2.auc_available"]
 
 
 def _notebook(source: str, **names) -> dict:
@@ -35,59 +35,6 @@ def _notebook(source: str, **names) -> dict:
     return ns
 
 
-def _answer(exercise_id, source):
-    return _notebook(source)[exercise_id.split(".")[1]]
-
-
-# --------------------------------------------------------------------------- independent answers
-
-GOOD = {
-    "u2.available_mask": """
-        def available_mask(upload_time, purchase_time, purchase_indptr, purchase_items, times):
-            up = np.asarray(upload_time)
-            sales = pd.DataFrame({"item": np.asarray(purchase_items),
-                                  "t": np.repeat(np.asarray(purchase_time), np.diff(purchase_indptr))})
-            g = sales.groupby("item")["t"].agg(["count", "first"])
-            once = g[(g["count"] == 1) & (g["first"].to_numpy() >= up[g.index.to_numpy()])]
-            gone = np.full(len(up), np.inf)
-            gone[once.index.to_numpy()] = once["first"].to_numpy()
-            t = np.asarray(times, dtype=float)[:, None]
-            return (up[None, :] <= t) & (t <= gone[None, :])
-    """,
-    "u2.sample_profile_items": """
-        def sample_profile_items(profile, n, rng):
-            dense = profile.toarray().astype(bool)
-            users = rng.choice(np.flatnonzero(dense.any(1)), n)
-            pos, neg = np.empty(n, np.int64), np.empty(n, np.int64)
-            for u in np.unique(users):  # one group of draws per user
-                rows = np.flatnonzero(users == u)
-                pos[rows] = rng.choice(np.flatnonzero(dense[u]), len(rows))
-                neg[rows] = rng.choice(np.flatnonzero(~dense[u]), len(rows))
-            return users, pos, neg
-    """,
-    "u2.check_strategy3": """
-        def check_strategy3(users, pos, neg, profile, artist, cluster):
-            for u, p, q in zip(users, pos, neg):  # sample by sample: slow but plainly correct
-                mine = np.flatnonzero(profile[u])
-                artists, clusters = set(artist[mine].tolist()), set(cluster[mine].tolist())
-                assert not profile[u, p], "positive in the profile"
-                assert artist[p] in artists and cluster[p] in clusters, "positive outside the user's taste"
-                assert artist[q] not in artists and cluster[q] not in clusters, "negative in the user's taste"
-    """,
-    "u2.bpr_loss": """
-        def bpr_loss(pos_scores, neg_scores):
-            return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
-    """,
-    "u2.auc_available": """
-        def auc_available(scores, relevant, candidates):
-            rel = np.zeros(len(scores), bool)
-            rel[relevant] = True
-            d = scores[rel & candidates][:, None] - scores[~rel & candidates][None, :]
-            return float(((d > 0) + 0.5 * (d == 0)).mean())
-    """,
-}
-
-
 @pytest.mark.parametrize("exercise_id", EXERCISES)
 def test_an_independent_answer_passes(exercise_id):
     result = run_check(exercise_id, _answer(exercise_id, GOOD[exercise_id]))
@@ -97,8 +44,8 @@ def test_an_independent_answer_passes(exercise_id):
 
 def test_points_follow_difficulty():
     points = {e: get_exercise(e).points for e in EXERCISES}
-    assert points == {"u2.available_mask": 3, "u2.sample_profile_items": 4, "u2.check_strategy3": 3,
-                      "u2.bpr_loss": 2, "u2.auc_available": 3}
+    assert points == {"u2.available_mask": 4, "u2.sample_profile_items": 4, "u2.check_strategy3": 4,
+                      "u2.bpr_loss": 3, "u2.auc_available": 4}
 
 
 def test_no_hint_names_the_stable_call():
@@ -197,56 +144,12 @@ def test_auc_available_refuses_the_package_metrics():
 
 # --------------------------------------------------------------------------- wrong answers, hints in two steps
 
-def _edit(exercise_id, old, new):
-    source = GOOD[exercise_id]
-    assert source.count(old) == 1, old
-    return source.replace(old, new)
+CAUGHT = [(e, m) for e, ms in WRONG.items() for m, w in ms.items() if w.visible_fails]
 
 
-WRONG = {
-    "u2.available_mask": {
-        "gone already at the sale time": _edit("u2.available_mask", "(t <= gone[None, :])", "(t < gone[None, :])"),
-        "prints leave at their first sale too": _edit("u2.available_mask", '(g["count"] == 1) & ', ""),
-        "a sale logged before the upload removes the artwork": _edit(
-            "u2.available_mask", ' & (g["first"].to_numpy() >= up[g.index.to_numpy()])', ""),
-    },
-    "u2.sample_profile_items": {
-        "negatives never redrawn": _edit("u2.sample_profile_items", "np.flatnonzero(~dense[u])",
-                                         "dense.shape[1]"),
-        "users in proportion to their profile size": _edit(
-            "u2.sample_profile_items", "users = rng.choice(np.flatnonzero(dense.any(1)), n)",
-            "users = np.nonzero(dense)[0][rng.integers(0, dense.sum(), n)]"),
-        "always the first profile item": _edit(
-            "u2.sample_profile_items", "rng.choice(np.flatnonzero(dense[u]), len(rows))",
-            "np.flatnonzero(dense[u])[0]"),
-    },
-    "u2.check_strategy3": {
-        "negatives checked against artists only": _edit(
-            "u2.check_strategy3", " and cluster[q] not in clusters", ""),
-        "the outside-the-profile rule forgotten": _edit(
-            "u2.check_strategy3", 'assert not profile[u, p], "positive in the profile"', "pass"),
-        "accepts everything": "def check_strategy3(users, pos, neg, profile, artist, cluster):\n    pass\n",
-    },
-    "u2.bpr_loss": {
-        "-log(sigmoid) overflows for large margins": _edit(
-            "u2.bpr_loss", "-torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()",
-            "-torch.log(torch.sigmoid(pos_scores - neg_scores)).mean()"),
-        "a sum, not a mean": _edit("u2.bpr_loss", ".mean()", ".sum()"),
-        "the margin's sign swapped": _edit("u2.bpr_loss", "pos_scores - neg_scores", "neg_scores - pos_scores"),
-    },
-    "u2.auc_available": {
-        "ties counted as losses": _edit("u2.auc_available", " + 0.5 * (d == 0)", ""),
-        "relevant artworks no longer on offer still counted": _edit(
-            "u2.auc_available", "scores[rel & candidates]", "scores[rel]"),
-        "every artwork a candidate": _edit("u2.auc_available", "rel[relevant] = True",
-                                           "rel[relevant] = True\n            candidates = np.ones(len(scores), bool)"),
-    },
-}
-
-
-@pytest.mark.parametrize("exercise_id, mistake", [(e, m) for e, ms in WRONG.items() for m in ms])
+@pytest.mark.parametrize("exercise_id, mistake", CAUGHT)
 def test_a_wrong_answer_fails_with_the_first_then_the_second_hint(exercise_id, mistake):
-    answer = _answer(exercise_id, WRONG[exercise_id][mistake])
+    answer = _answer(exercise_id, WRONG[exercise_id][mistake].source)
     hints = get_exercise(exercise_id).hints
     first = run_check(exercise_id, answer)
     assert first.status in (FAILED, ERROR) and first.hint == hints[0], first
@@ -263,23 +166,12 @@ def specs():
 
 
 @pytest.fixture(scope="module")
-def state(tmp_path_factory):
-    """What the hidden tests read from the notebook, on a small toy gallery."""
+def state():
+    """What the hidden tests may read from the notebook beyond their own inputs: nothing but torch
+    (they build every input themselves, so a student's earlier cells cannot change them)."""
     import torch
 
-    from coursekit.clusters import visual_clusters
-    from coursekit.datasets.ugallery import load_ugallery
-    from coursekit.inventory import last_basket_split, make_baskets, replay_inventory
-    from coursekit.sampling import curatornet as cn
-
-    data = load_ugallery("toy", seed=1, data_home=tmp_path_factory.mktemp("ug"), n_artworks=900, n_artists=40,
-                         n_styles=12, n_users=260, emb_dim=48)
-    vc = visual_clusters(data.embeddings, n_components=16, n_clusters=12, n_restarts=1, seed=0)
-    baskets = make_baskets(data.purchase_user, data.purchase_time, data.purchase_indptr, data.purchase_items,
-                           data.n_users, data.n_items)
-    split = last_basket_split(baskets, data.artist, vc.labels, data.n_users)
-    availability = replay_inventory(data.upload_time, data.purchase_time, data.purchase_indptr, data.purchase_items)
-    return {"data": data, "vc": vc, "split": split, "availability": availability, "cn": cn, "torch": torch}
+    return {"torch": torch}
 
 
 def _grade(spec, student_source, state):
@@ -357,59 +249,6 @@ DELEGATING = {
 def test_the_grader_gives_a_delegating_answer_nothing(specs, state, exercise_id):
     got, pieces = _grade(specs[exercise_id], DELEGATING[exercise_id], state)
     assert got == 0, pieces
-
-
-PARTLY_RIGHT = {
-    # mistake: (exercise, expected points, parts passed)
-    "gone already at the sale time": (
-        "u2.available_mask", 1, {"artworks arrive at their upload, and those not sold exactly once never leave"}),
-    "prints leave at their first sale too": (
-        "u2.available_mask", 1, {"an artwork sold once stays on offer up to its sale time included; a sale logged "
-                                 "before its upload removes nothing"}),
-    "a sale logged before the upload removes the artwork": (
-        "u2.available_mask", 1, {"artworks arrive at their upload, and those not sold exactly once never leave"}),
-    "negatives never redrawn": (
-        "u2.sample_profile_items", 2, {"users uniform among the users with a profile, whatever its size",
-                                       "positives uniform over the profile, negatives uniform over the items "
-                                       "outside it"}),
-    "users in proportion to their profile size": (
-        "u2.sample_profile_items", 2, {"on the notebook's profiles, every positive inside and every negative "
-                                       "outside the user's profile",
-                                       "positives uniform over the profile, negatives uniform over the items "
-                                       "outside it"}),
-    "always the first profile item": (
-        "u2.sample_profile_items", 2, {"on the notebook's profiles, every positive inside and every negative "
-                                       "outside the user's profile",
-                                       "users uniform among the users with a profile, whatever its size"}),
-    "negatives checked against artists only": (
-        "u2.check_strategy3", 1, {"rejects one bad positive anywhere in a batch: inside the profile, or by an "
-                                  "artist or in a cluster never bought from"}),
-    "the outside-the-profile rule forgotten": (
-        "u2.check_strategy3", 1, {"rejects one bad negative anywhere in a batch: by an artist or in a cluster the "
-                                  "user bought from"}),
-    "-log(sigmoid) overflows for large margins": (
-        "u2.bpr_loss", 1, {"the mean loss and its gradient at ordinary margins"}),
-    "ties counted as losses": (
-        "u2.auc_available", 1, {"only candidates count: relevant artworks no longer on offer are left out"}),
-    "relevant artworks no longer on offer still counted": (
-        "u2.auc_available", 1, {"tied scores count one half"}),
-}
-
-
-def _mistake_source(mistake):
-    for answers in WRONG.values():
-        if mistake in answers:
-            return answers[mistake]
-    raise KeyError(mistake)
-
-
-@pytest.mark.parametrize("mistake", list(PARTLY_RIGHT))
-def test_a_partly_right_answer_gets_partial_credit(specs, state, mistake):
-    exercise_id, points, passed = PARTLY_RIGHT[mistake]
-    got, pieces = _grade(specs[exercise_id], _mistake_source(mistake), state)
-    assert (got, _parts_passed(pieces)) == (points, passed), pieces
-    assert pieces.get("setup", PASSED) == PASSED
-    assert 0 < got < specs[exercise_id].points
 
 
 # --------------------------------------------------------------------------- a stuck student carries on

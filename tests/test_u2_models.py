@@ -94,6 +94,48 @@ def test_evaluate_scores_perfect_and_reversed():
     assert out["auc"] == 0.0 and out["recall@2"] == 0.0
 
 
+def test_auc_per_user_is_the_paired_figure_of_each_basket():
+    import scipy.sparse as sp
+
+    from coursekit.inventory import Holdout, auc_per_user
+
+    cand = np.ones((3, 5), bool)
+    cand[2, 4] = False  # basket 2 bought item 4 only, which is gone: nothing to find
+    rel = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 0, 1]], bool))
+    h = Holdout(np.arange(3), np.zeros(3, np.int64), rel, cand)
+    scores = np.array([[5, 1, 2, 3, 4], [0, 3, 1, 2, 4], [1, 2, 3, 4, 5]], float)
+    got = auc_per_user(scores, h)
+    # basket 0: item 0 beats all 4; basket 1: item 1 beats 0, 3 (loses to 4), item 2 beats 0 only -> 3 of 6
+    np.testing.assert_allclose(got[:2], [1.0, 0.5])
+    assert np.isnan(got[2])
+    assert evaluate_scores(scores, h, ks=(2,))["auc"] == pytest.approx(0.75)  # the mean of the baskets that count
+
+
+def test_mean_interval_and_interval_bars():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+    from scipy import stats
+
+    from coursekit.plots import interval_bars
+    from coursekit.stats import mean_interval
+
+    x = np.array([0.70, 0.72, 0.71, 0.74, np.nan])
+    m, low, high = mean_interval(x)
+    half = stats.t.ppf(0.975, 3) * np.std(x[:4], ddof=1) / 2
+    assert m == pytest.approx(0.7175) and (low, high) == pytest.approx((m - half, m + half))
+    with pytest.raises(ValueError, match="at least two"):
+        mean_interval([0.5, np.nan])
+    table = pd.DataFrame({"mean": [0.7, 0.6], "ci low": [0.68, 0.55], "ci high": [0.72, 0.66]}, index=["a", "b"])
+    fig = interval_bars(table, reference={"chance": 0.5}, ylim=(0.4, 0.8), title="t")
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.7, 0.6])
+    assert ax.get_ylim() == (0.4, 0.8) and ax.get_legend() is not None
+    segments = ax.collections[0].get_segments()  # the error bars
+    assert [tuple(np.round(seg[:, 1], 3)) for seg in segments] == [(0.68, 0.72), (0.55, 0.66)]
+
+
 def test_vbpr_learns_from_real_user_triples(setup):
     from coursekit.models.torch_curatornet import VBPR
 
@@ -102,7 +144,7 @@ def test_vbpr_learns_from_real_user_triples(setup):
     train, valid = split_triples(triples, 0.1, seed=0)
     with pytest.raises(RuntimeError, match="not fitted"):
         VBPR().score_users([0])
-    model = VBPR(dim=8, visual_dim=8, max_epochs=6, seed=0).fit(vc.reduced, data.n_users, train, valid)
+    model = VBPR(dim=8, visual_dim=8, max_epochs=40, seed=0).fit(vc.reduced, data.n_users, train, valid)
     scores = model.score_users(holdout.users)
     assert scores.shape == (len(holdout.users), data.n_items)
     assert evaluate_scores(scores, holdout)["auc"] >= 0.65
@@ -149,7 +191,7 @@ def test_cold_start_models_never_see_new_artworks(setup):
     new = data.upload_time > np.quantile(data.upload_time[data.upload_time > 0], 0.5)
     sub, index = restrict_training(split, ~new, data.artist, vc.labels)
     sctx = SamplingContext.from_split(sub, data.artist[index], vc.labels[index], vc.reduced[index])
-    triples = training_set(sctx, "all", 6000, seed=0).to_catalogue(index, data.n_items)
+    triples = training_set(sctx, "guided", 6000, seed=0).to_catalogue(index, data.n_items)
     touched = np.concatenate([triples.pos, triples.neg, triples.profile_items])
     assert not new[touched].any()
     cold = make_holdout(split, av, items=new)

@@ -46,7 +46,7 @@ CURATORNET_FILES = {
     "embeddings": "resnet_embeddings.npy",
 }
 LAYOUTS = {"UGallery": FILES, "CuratorNet": CURATORNET_FILES}
-TOY_LOOKS = "toy_looks.npz"  # toy only: latent style and jitter of each artwork, to render images
+TOY_LOOKS = "toy_looks.npz"  # toy only: each artwork's style and jitter (images), the generator's hidden truth
 MANUAL = (
     "the UGallery data is shared by its authors on request (see the CuratorNet repository, "
     "github.com/ialab-puc/CuratorNet): put ugallery_inventory.csv, ugallery_purchases.csv and "
@@ -91,6 +91,7 @@ class UGalleryData:
     jitter: np.ndarray | None = field(default=None, repr=False)  # toy only
     n_styles: int = 0
     layout: str = ""  # which file names the folder holds (see LAYOUTS)
+    truth: "ToyTruth | None" = field(default=None, repr=False)  # toy only: what the generator knows
 
     def __repr__(self) -> str:
         return (f"UGalleryData({self.n_items:,} artworks, {self.n_artists:,} artists, {self.n_users:,} users, "
@@ -129,6 +130,46 @@ class UGalleryData:
 
         look = style_look(int(self.styles[item]), self.n_styles)
         return Image.fromarray(render_artwork(look, self.jitter[item], size))
+
+
+@dataclass
+class ToyTruth:
+    """Toy only: the generator's hidden state, so a notebook can *measure* what a collector would
+    buy instead of guessing (see :func:`make_toy_ugallery`).
+
+    latent float (n_items, latent_dim): each artwork's taste-relevant latent vector z (inventory
+    order); taste float (n_users, latent_dim): each collector's taste point (order of
+    ``UGalleryData.user_ids``); ``taste_width`` and ``loyalty`` as in the generator.
+    """
+
+    latent: np.ndarray
+    taste: np.ndarray
+    taste_width: float
+    loyalty: float
+
+    def utility(self, users, items, known_artist=None) -> np.ndarray:
+        """float64 (n,): the generator's utility of artwork ``items[j]`` for collector ``users[j]``
+        before its Gumbel noise: ``-|taste - z|^2 / (2 taste_width^2)``, plus ``loyalty`` where
+        ``known_artist[j]`` (the artwork is by an artist the collector bought from)."""
+        d = self.taste[np.asarray(users)].astype(np.float64) - self.latent[np.asarray(items)]
+        v = -(d * d).sum(1) / (2 * self.taste_width**2)
+        return v if known_artist is None else v + self.loyalty * np.asarray(known_artist, bool)
+
+    def utility_table(self, users, known_artist=None) -> np.ndarray:
+        """float64 (len(users), n_items): :meth:`utility` of every artwork for each collector;
+        ``known_artist`` bool (len(users), n_items) marks the artworks by an artist the collector
+        bought from."""
+        t = self.taste[np.asarray(users)]
+        d2 = (t * t).sum(1)[:, None] + (self.latent * self.latent).sum(1)[None, :] - 2 * t @ self.latent.T
+        v = -np.maximum(d2, 0) / (2 * self.taste_width**2)
+        return v if known_artist is None else v + self.loyalty * np.asarray(known_artist, bool)
+
+    @staticmethod
+    def preference(v_a, v_b) -> np.ndarray:
+        """float64 (n,): the chance that a collector choosing between two artworks of utilities
+        ``v_a`` and ``v_b`` takes the second: with standard Gumbel noise on each utility (as the
+        generator draws purchases), ``1 / (1 + exp(v_a - v_b))``."""
+        return 1.0 / (1.0 + np.exp(np.asarray(v_a, np.float64) - np.asarray(v_b, np.float64)))
 
 
 # --------------------------------------------------------------------------- readers
@@ -429,14 +470,19 @@ def read_ugallery(folder: str | Path, *, allow_pickle: bool = False) -> UGallery
     )
     looks = folder / TOY_LOOKS
     if looks.exists():  # toy folders only
-        data.styles, data.jitter, data.n_styles = _read_looks(looks, artwork_ids)
+        data.styles, data.jitter, data.n_styles, data.truth = _read_looks(looks, artwork_ids, user_ids)
     return data
 
 
-def _read_looks(path: Path, artwork_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Toy only: the latent style and jitter of each artwork, and the number of styles."""
+_TRUTH = ("latent", "user_ids", "taste", "taste_width", "loyalty")
+
+
+def _read_looks(path: Path, artwork_ids: np.ndarray, user_ids: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, int, ToyTruth]:
+    """Toy only: the latent style and jitter of each artwork, the number of styles, and the
+    generator's hidden truth (:class:`ToyTruth`)."""
     fix = f"delete {path.parent} so the toy data is generated again"
-    z = read_npz(path, ("ids", "styles", "jitter", "n_styles"), fix)
+    z = read_npz(path, ("ids", "styles", "jitter", "n_styles") + _TRUTH, fix)
     ids, styles, jitter, n_styles = z["ids"], z["styles"], z["jitter"], z["n_styles"]
     if (ids.ndim != 1 or styles.shape != ids.shape or jitter.ndim != 2 or len(jitter) != len(ids)
             or n_styles.size != 1 or not np.issubdtype(styles.dtype, np.integer)
@@ -446,7 +492,17 @@ def _read_looks(path: Path, artwork_ids: np.ndarray) -> tuple[np.ndarray, np.nda
     rows = pd.Index(ids.astype(str)).get_indexer(artwork_ids)
     if (rows < 0).any():
         raise DataError(f"artwork {artwork_ids[rows < 0][0]} has no look", path=path, fix=fix)
-    return styles[rows].astype(np.int64), jitter[rows], int(n_styles)
+    latent, taste, t_users = z["latent"], z["taste"], z["user_ids"]
+    if (latent.ndim != 2 or len(latent) != len(ids) or taste.ndim != 2 or taste.shape[1] != latent.shape[1]
+            or t_users.shape != (len(taste),) or z["taste_width"].size != 1 or z["loyalty"].size != 1):
+        raise DataError(f"the generator's truth does not fit together (latent {latent.shape}, taste {taste.shape}, "
+                        f"user_ids {t_users.shape})", path=path, fix=fix)
+    users = pd.Index(t_users.astype(str)).get_indexer(user_ids)
+    if (users < 0).any():
+        raise DataError(f"user {user_ids[users < 0][0]} has no taste", path=path, fix=fix)
+    truth = ToyTruth(latent[rows].astype(np.float64), taste[users].astype(np.float64), float(z["taste_width"]),
+                     float(z["loyalty"]))
+    return styles[rows].astype(np.int64), jitter[rows], int(n_styles), truth
 
 
 def load_ugallery(source: str = "toy", *, seed: int = 0, data_home=None, allow_pickle: bool = False,
@@ -509,8 +565,17 @@ def make_toy_ugallery(
       the taste-relevant latent vector ``z`` *and* of ``nuisance_dim`` = 16 factors no collector
       cares about (what a CNN also sees: subject, lighting, the photograph), as strong as the
       styles. The nuisance makes visual clusters weak, as in the release (silhouette 0.008 in the
-      seed's run; toy about 0.07); ``taste_width`` = 2.75 makes content-only VisRank rank held-out
-      purchases at an AUC near the 0.715 that the CuratorNet authors report on the release.
+      seed's run; toy about 0.07). ``taste_width`` = 2.75 was **calibrated to** the AUC of 0.715
+      that the CuratorNet authors report for content-only VisRank on the release: a toy VisRank
+      near that figure is by construction, not a finding.
+    * **Taste finer than clusters.** Utility falls continuously with the distance between the
+      taste point and an artwork's latent vector, and KMeans clusters group artworks by that vector
+      *and* by the nuisance: two works of one cluster can lie at very different distances from a
+      collector's taste, as real buyers tell works of one look apart (by colour, size, price,
+      artist). The generator has no separate colour, size or price; the latent distance and the
+      artist (below) stand for them. The share of each collector's utility variance that lies
+      within clusters is measured in unit 2, from :class:`ToyTruth` (written to ``toy_looks.npz``
+      with the looks: the latent vectors, tastes, ``taste_width`` and ``loyalty``).
     * **Artist loyalty.** Collectors come back to artists they bought from: ``loyalty`` utility
       units (1.5, one and a half Gumbel scales) for every artwork by such an artist. With the
       default seed, 45 % of the purchases in a collector's later baskets are by a known artist,
@@ -619,7 +684,8 @@ def make_toy_ugallery(
     jitter = np.tanh(z[:, :4] - artist_center[artist, :4] + 0.3 * (artist_center[artist, :4] - centers[styles, :4]))
     buf = io.BytesIO()
     np.savez(buf, ids=art_ids, styles=styles.astype(np.int64), jitter=jitter.astype(np.float32),
-             n_styles=np.int64(n_styles), unique=unique)
+             n_styles=np.int64(n_styles), unique=unique, latent=z, user_ids=user_ids, taste=taste,
+             taste_width=np.float64(taste_width), loyalty=np.float64(loyalty))
     atomic_write_bytes(folder / TOY_LOOKS, buf.getvalue())
 
 
@@ -631,7 +697,7 @@ SPEC = register(
         unit="02",
         manual=MANUAL,
         toy=make_toy_ugallery,
-        toy_version=2,  # v2: artist loyalty, returning collectors, the release's proportions
+        toy_version=3,  # v3: the generator's hidden truth (latent vectors, tastes) in toy_looks.npz
         layout=describe_layout,
     )
 )

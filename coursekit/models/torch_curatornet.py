@@ -1,4 +1,4 @@
-"""CuratorNet in PyTorch (Cartagena et al., RecSys 2020 ComplexRec workshop).
+"""CuratorNet in PyTorch (Messina et al., arXiv 2009.04426, ComplexRec workshop at RecSys 2020).
 
 Frozen visual features go through one shared item MLP; a user (or any profile) is the mean and
 the max of its items' vectors, concatenated and passed through a user MLP; the score of an item
@@ -16,24 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..sampling.curatornet import Triples
+from ..sampling.curatornet import Triples, gather_profiles
 
 
 def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
     """Mean of ``-log sigmoid(pos - neg)``, computed stably (softplus of the negated margin)."""
     return nn.functional.softplus(neg_scores - pos_scores).mean()
-
-
-def gather_profiles(indptr: np.ndarray, items: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The items of profile ``rows`` as one flat array and the position of the row of each item.
-
-    Returns ``(flat_items int64 (total,), segment int64 (total,))``, vectorised.
-    """
-    start = indptr[rows]
-    lengths = indptr[rows + 1] - start
-    segment = np.repeat(np.arange(len(rows)), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return items[np.repeat(start, lengths) + offsets], segment
 
 
 class _EarlyStopping:
@@ -228,7 +216,7 @@ class VBPR:
 
     ``score(u, i) = beta_i + gamma_u . gamma_i + theta_u . (E f_i) + beta' . f_i`` with frozen visual
     features ``f_i``. It needs real users, so ``fit`` uses only the triples with ``user >= 0``
-    (strategies 1, 3, 5, 6). Parameters as in :class:`CuratorNet`; learned state ``net_``,
+    (strategies 1-4). Parameters as in :class:`CuratorNet`; learned state ``net_``,
     ``history_``, ``best_epoch_``.
     """
 

@@ -1,6 +1,6 @@
-"""Unit 2 exercises: availability replay, strategy 4 (profile items), the sanity check of
-strategy 3, BPR, AUC among the artworks on offer. Strategies are numbered as in the seed notebook
-and the CuratorNet paper.
+"""Unit 2 exercises: availability replay, plain BPR sampling (strategy 4 with uniform negatives),
+the sanity check of strategy 3, BPR, AUC among the artworks on offer. Strategies are numbered as in
+the seed notebook and the CuratorNet paper.
 
 Every expected value is computed here with plain Python or NumPy, independently of the package
 version each exercise re-implements (declared in ``delegates``: those raise in the student's code
@@ -46,15 +46,15 @@ def _on_offer_reference(upload, times, indptr, items, t):
     return out
 
 
-@exercise("u2.available_mask", title="which artworks are on offer at each time, in one pass", points=3,
+@exercise("u2.available_mask", title="which artworks are on offer at each time, in one pass", points=4,
           hints=("Each artwork is on offer during one fixed window: from its upload until, perhaps, a sale. "
                  "Which artworks leave at a sale and which stay (think of prints), is an artwork still on "
                  "offer at the very time it is sold, and what should a sale logged before the upload do? "
                  "Once every window is known, all the query times can be answered together.",
-                 "np.bincount over the purchased items counts each artwork's sales, and np.repeat gives every "
-                 "purchased item the time of its purchase. Keep one removal time per artwork (the largest "
-                 "int64 for those that never leave), then compare a column of query times with the row of "
-                 "windows by broadcasting; the sale time itself still counts as on offer."),
+                 "Look up NumPy broadcasting: once every artwork has one removal time (a very large one for "
+                 "those that never leave), a column of query times compared with a row of windows gives the "
+                 "whole table at once, with no loop over times or artworks. The sale time itself still counts "
+                 "as on offer."),
           delegates=("coursekit.inventory.replay_inventory", "coursekit.inventory.Availability",
                      "coursekit.inventory.replay_per_query"))
 def _check_available(available_mask):
@@ -83,22 +83,22 @@ def _toy_profiles(seed=0):
     return sp.csr_matrix(dense)
 
 
-@exercise("u2.sample_profile_items", title="strategy 4: a profile item vs an item outside the profile", points=4,
+@exercise("u2.sample_profile_items", title="plain BPR sampling: a profile item vs a uniform item outside the profile",
+          points=4,
           hints=("Each sample needs three draws: a user among those with a profile, one of that user's items, "
                  "and an item outside the profile. In a CSR table a user's items sit in one slice of "
                  "indices, between two entries of indptr: how do you pick a random position in that slice "
                  "for many users at once? And how do you get negatives outside the profile without a loop "
-                 "over samples?",
-                 "Scale one uniform number per sample by its row length (np.diff of indptr) and add the row "
-                 "start. For the negatives use rejection: draw among all items, find the samples whose "
-                 "negative is in the profile, and redraw only those, round after round, until none is left; "
-                 "a dense boolean copy of the profile turns the membership test into one fancy-indexing "
-                 "lookup."),
+                 "over samples, and without a dense copy of the table?",
+                 "Look up rejection sampling: propose negatives among all items and redraw only the proposals "
+                 "that landed inside the profile, round after round. A scipy.sparse matrix indexed with two "
+                 "integer arrays (rows and columns) answers many membership questions at once while staying "
+                 "sparse."),
           delegates=("coursekit.sampling.curatornet.sample_profile_items",
                      "coursekit.sampling.curatornet._pick_in_rows",
                      "coursekit.sampling.curatornet._pick_outside_rows",
                      "coursekit.sampling.curatornet._pick_outside_rows_exact",
-                     "coursekit.sampling.curatornet.member"))
+                     "coursekit.sampling.curatornet.member", "coursekit.sampling.curatornet.membership"))
 def _check_strategy4(sample_profile_items):
     profile = _toy_profiles()
     users, pos, neg = (np.asarray(x) for x in sample_profile_items(profile, 20_000, np.random.default_rng(0)))
@@ -146,18 +146,17 @@ def _replace(values, j, item):
     return out
 
 
-@exercise("u2.check_strategy3", title="the sanity check of strategy 3 (liked artist and cluster)", points=3,
+@exercise("u2.check_strategy3", title="the sanity check of strategy 3 (liked artist and cluster)", points=4,
           hints=("Strategy 3 has five rules: the positive lies outside the profile, and both its artist and "
                  "its cluster appear among the user's purchases; neither the negative's artist nor its cluster "
                  "does. What table would tell, for any user and any artist (or cluster), whether the user "
                  "bought from it? Every sample must obey every rule, not most of them.",
-                 "Build two boolean tables, users by artists and users by clusters, from the (user, item) "
-                 "pairs of the profile (np.nonzero gives them) with one fancy-index assignment each. Each rule "
-                 "is then one lookup per sample, indexed by the users and by the artist or cluster of the "
-                 "positives or negatives; assert with .all() or not .any() over the whole batch."),
+                 "The concept to look up is NumPy's advanced (integer-array) indexing: a boolean table of users "
+                 "by artists, filled once from the profile, answers one rule for every sample in a single "
+                 "lookup, with no loop over the samples; the same goes for clusters."),
           delegates=("coursekit.sampling.curatornet.check_triples", "coursekit.sampling.curatornet._check_3",
                      "coursekit.sampling.curatornet._neg_outside_taste", "coursekit.inventory._liked",
-                     "coursekit.sampling.curatornet.member"))
+                     "coursekit.sampling.curatornet.member", "coursekit.sampling.curatornet.membership"))
 def _check_check3(check_strategy3):
     users, pos, neg, profile, artist, cluster, la, lc = _strategy3_case()
     args = (profile.copy(), artist.copy(), cluster.copy())
@@ -187,7 +186,7 @@ def _check_check3(check_strategy3):
 # --------------------------------------------------------------------------- u2.bpr_loss
 
 
-@exercise("u2.bpr_loss", title="the BPR loss", points=2,
+@exercise("u2.bpr_loss", title="the BPR loss", points=3,
           hints=("The loss of one triple is -log sigmoid of the margin (positive score minus negative score). "
                  "What do sigmoid and its log give in float32 when the margin is very negative, say -120? "
                  "Return one scalar tensor, the mean over the batch, so that gradients flow.",
@@ -223,15 +222,14 @@ def _pairwise_auc(scores, relevant, candidates):
     return float(((diff > 0) + 0.5 * (diff == 0)).mean())
 
 
-@exercise("u2.auc_available", title="AUC among the artworks on offer", points=3,
+@exercise("u2.auc_available", title="AUC among the artworks on offer", points=4,
           hints=("Only the candidates take part: a relevant artwork that is not on offer counts neither as a "
                  "positive nor as a negative. AUC is the share of (relevant, non-relevant) pairs in which the "
                  "relevant one scores higher: how should a tie count, and can you count the pairs without "
                  "building them all?",
-                 "Restrict the scores and a boolean relevance vector to the candidates first. scipy.stats.rankdata "
-                 "gives tied scores their average rank; the relevant items' ranks summed, minus the smallest sum "
-                 "P relevant items could have (1 + 2 + ... + P), count the pairs they win; divide by P times "
-                 "the number of non-relevant candidates."),
+                 "Look up the Mann-Whitney U statistic: it counts the (relevant, non-relevant) pairs a relevant "
+                 "item wins from the ranks of the scores alone, without building the pairs; scipy.stats.rankdata "
+                 "gives tied scores their average rank. Only the candidates are ranked."),
           delegates=("coursekit.metrics.auc_score", "coursekit.metrics.pair_auc",
                      "coursekit.inventory.evaluate_scores"))
 def _check_auc(auc_available):
