@@ -29,6 +29,10 @@ Beyond accuracy (what a list does to users and the catalogue; see :func:`beyond_
   user's history) / mean popularity of the history, per user
 - Gini of exposure@k = the Gini coefficient of how often each catalogue item is recommended
   (0: every item equally often; near 1: a few items take every slot), one number
+
+Spread: a table that compares models or settings shows, beside each per-user mean, the half-width
+of its confidence interval over the users (:func:`mean_ci`, :func:`mean_ci_table`): the same users
+score every setting, so the users (or queries) are what varies from one evaluation to the next.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ __all__ = [
     "mrr_at_k", "auc_score", "evaluate_rankings", "pair_accuracy", "pair_auc",
     "item_popularity", "popularity_share", "item_exposure", "catalog_coverage", "intra_list_diversity",
     "novelty", "mean_popularity", "popularity_lift", "gini", "gini_coefficient", "beyond_accuracy",
+    "mean_ci", "mean_ci_table",
 ]
 
 
@@ -162,6 +167,38 @@ def evaluate_rankings(recommended, relevant, ks=(10,), *, scores=None, candidate
     if scores is not None:
         out["auc"] = float(np.nanmean(auc_score(scores, relevant, candidates)))
     return out
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
+    """The mean of the finite ``values`` (per user, per query) and the half-width of its ``level``
+    t confidence interval, ``t(level, n - 1) * sd / sqrt(n)`` with the sample standard deviation:
+    the mean is ``mean +- half-width``. NaN values (users where the metric is undefined) are left
+    out; fewer than two values give a NaN half-width."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    if len(x) < 2:
+        return float(x.mean()), float("nan")
+    from scipy import stats
+
+    half = stats.t.ppf(0.5 + level / 2, df=len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return float(x.mean()), float(half)
+
+
+def mean_ci_table(per_row: dict, level: float = 0.95):
+    """A comparison table with a spread: ``per_row`` maps a row name (a setting, a model; tuples
+    make a MultiIndex) to ``{figure: per-user values}``. Each figure becomes two columns, its mean
+    and ``"<figure> ±"``, the half-width of its ``level`` confidence interval (:func:`mean_ci`)."""
+    import pandas as pd
+
+    rows = {}
+    for name, figures in per_row.items():
+        row = {}
+        for figure, values in figures.items():
+            row[figure], row[f"{figure} \u00b1"] = mean_ci(values, level)
+        rows[name] = row
+    return pd.DataFrame(rows).T.astype(float)
 
 
 def pair_accuracy(labels, probs, threshold: float = 0.5) -> float:

@@ -128,6 +128,41 @@ def test_compare_settings_matches_a_slow_reference():
     assert "auc" not in no_auc.columns and len(no_auc) == 2
 
 
+def test_mean_ci_is_the_t_interval_of_scipy_and_ignores_undefined_users():
+    from scipy import stats
+
+    from coursekit.metrics import mean_ci, mean_ci_table
+
+    x = np.random.default_rng(3).gamma(1.5, 0.1, size=40)
+    low, high = stats.ttest_1samp(x, 0.0).confidence_interval(0.95)
+    mean, half = mean_ci(np.r_[x, np.nan])                      # a user without a held-out item: left out
+    assert mean == pytest.approx(x.mean()) and half == pytest.approx((high - low) / 2)
+    assert mean_ci(x, 0.99)[1] > half
+    assert np.isnan(mean_ci([0.3])[1]) and np.isnan(mean_ci([np.nan, np.nan])[0])
+    table = mean_ci_table({("a", "cosine"): {"ndcg@10": x}, ("b", "-"): {"ndcg@10": x[:10]}})
+    assert list(table.columns) == ["ndcg@10", "ndcg@10 \u00b1"]
+    assert table.loc[("a", "cosine"), "ndcg@10 \u00b1"] == pytest.approx(half)
+    assert table.loc[("b", "-"), "ndcg@10 \u00b1"] > half         # fewer users, wider interval
+
+
+def test_compare_settings_reports_the_spread_of_its_per_user_figures(feats):
+    from coursekit.metrics import mean_ci
+    from coursekit.models.content import compare_settings
+
+    rng = np.random.default_rng(2)
+    n_users, n_items = 12, feats.shape[0]
+    past = sp.csr_matrix((rng.random((n_users, n_items)) < 0.08).astype(np.float64))
+    truth = [rng.choice(n_items, size=3, replace=False) for _ in range(n_users)]
+    table, per_user = compare_settings({"f": feats}, past, truth, 5)
+    assert list(table.columns) == ["precision@5", "recall@5", "ndcg@5", "ndcg@5 \u00b1", "auc", "auc \u00b1"]
+    for setting, figures in per_user.items():
+        for figure, values in figures.items():
+            assert (table.loc[setting, figure], table.loc[setting, f"{figure} \u00b1"]) == pytest.approx(mean_ci(values))
+    bare, _ = compare_settings({"f": feats}, past, truth, 5, ci=None)
+    assert list(bare.columns) == ["precision@5", "recall@5", "ndcg@5", "auc"]
+    assert bare["ndcg@5"].tolist() == pytest.approx(table["ndcg@5"].tolist())
+
+
 # --------------------------------------------------------------------------- unit-1 data: validation split, toy gain
 
 def _art(past):

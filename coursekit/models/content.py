@@ -144,15 +144,17 @@ class ContentRecommender:
 
 
 def compare_settings(feature_sets: dict, profiles, relevant, k: int = 10, *,
-                     metrics: tuple[str, ...] = METRICS, auc: bool = True):
+                     metrics: tuple[str, ...] = METRICS, auc: bool = True, ci: float | None = 0.95):
     """Evaluate the profile recommender for every (feature set, metric) pair on one split.
 
     ``feature_sets`` maps a name to an item feature matrix (n_items, d); ``profiles`` and
     ``relevant`` are (n_users, n_items) matrices (sparse or dense) of the consumed and the held-out
     items. Every item a user has not consumed is a candidate. Returns ``(table, per_user)``:
     ``table`` is a DataFrame indexed by (features, metric) with precision@k, recall@k, nDCG@k
-    (and AUC) averaged over the users; ``per_user[(features, metric)]`` holds the per-user nDCG@k
-    (and AUC) arrays, for paired comparisons between settings.
+    (and AUC) averaged over the users and, with ``ci`` (a confidence level), the spread of nDCG@k
+    and AUC: ``"ndcg@k ±"`` and ``"auc ±"``, the half-widths of their t intervals over the users
+    (:func:`coursekit.metrics.mean_ci`); ``per_user[(features, metric)]`` holds the per-user
+    nDCG@k (and AUC) arrays, for paired comparisons between settings.
     """
     import pandas as pd
 
@@ -168,13 +170,15 @@ def compare_settings(feature_sets: dict, profiles, relevant, k: int = 10, *,
             recommended, _ = top_k(mask_items(scores, past), k)
             ndcg = m.ndcg_at_k(recommended, truth, k)
             row = {f"precision@{k}": np.nanmean(m.precision_at_k(recommended, truth, k)),
-                   f"recall@{k}": np.nanmean(m.recall_at_k(recommended, truth, k)),
-                   f"ndcg@{k}": np.nanmean(ndcg)}
+                   f"recall@{k}": np.nanmean(m.recall_at_k(recommended, truth, k))}
             per_user[(name, metric)] = {f"ndcg@{k}": ndcg}
             if auc:
-                per_auc = m.auc_score(scores, truth, candidates)
-                row["auc"] = np.nanmean(per_auc)
-                per_user[(name, metric)]["auc"] = per_auc
+                per_user[(name, metric)]["auc"] = m.auc_score(scores, truth, candidates)
+            for figure, values in per_user[(name, metric)].items():
+                if ci is None:
+                    row[figure] = np.nanmean(values)
+                else:
+                    row[figure], row[f"{figure} \u00b1"] = m.mean_ci(values, ci)
             rows[(name, metric)] = row
     table = pd.DataFrame(rows).T.astype(float)
     table.index.names = ["features", "metric"]

@@ -3,25 +3,83 @@
 Every expected value is computed here with plain NumPy, independently of the package version each
 exercise re-implements (declared in ``delegates``: those raise in the student's code while a
 check runs, and the cells after the exercise use them).
+
+The hidden tests of the solution notebook also enforce what the exercise texts forbid ("no Python
+loop over the dimensions", "no loop over the items") with :func:`python_steps`: how many lines of
+the student's own code run, and how many calls it makes, while an answer handles an input of n
+columns or items. A whole-array answer takes a few dozen steps whatever n is; a Python loop over
+the columns or items takes at least n. Unlike a timing, the count does not depend on how loaded
+the machine is.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..checks import exercise
+from ..delegation import _is_student_frame
+
+__all__ = ["python_steps"]
+
+
+def python_steps(func, *args) -> int:
+    """The Python steps of the student's own code while ``func(*args)`` runs: every line executed
+    in code the student wrote (their function, its comprehensions and lambdas, the helpers they
+    defined) plus every call made from it, to their own code or to a library (NumPy's included, so
+    ``map(np.std, columns)`` counts one step per column). Library code (NumPy, the standard library,
+    coursekit) runs uncounted. Array arguments are copied first, so the caller's inputs are left as
+    they were."""
+    student: dict = {}
+
+    def is_student(frame) -> bool:
+        code = frame.f_code
+        if code not in student:
+            student[code] = _is_student_frame(frame, None)
+        return student[code]
+
+    steps = 0
+
+    def lines(frame, event, arg):
+        nonlocal steps
+        if event == "line":
+            steps += 1
+        return lines
+
+    def on_call(frame, event, arg):  # sys.settrace: trace the lines of the student's frames only
+        return lines if is_student(frame) else None
+
+    def on_profile(frame, event, arg):  # sys.setprofile: calls made from the student's frames
+        nonlocal steps
+        if event == "c_call" and is_student(frame):
+            steps += 1
+        elif event == "call" and frame.f_back is not None and is_student(frame.f_back):
+            steps += 1
+
+    fresh = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    old_trace, old_profile = sys.gettrace(), sys.getprofile()
+    sys.settrace(on_call)
+    sys.setprofile(on_profile)
+    try:
+        func(*fresh)
+    finally:
+        sys.setprofile(old_profile)
+        sys.settrace(old_trace)
+    return steps
 
 
 def _rng():
     return np.random.default_rng(12345)
 
 
-@exercise("u1.zscore", title="z-score normalisation with a zero-variance guard", points=3,
+@exercise("u1.zscore", title="z-score normalisation with a zero-variance guard", points=4,
           hints=("Standardise column by column: which axis do the mean and the standard deviation run "
                  "over? And what is the standard deviation of a unit that never fires, and what does "
                  "dividing by it give?",
-                 "Compute the column means and standard deviations once, as whole arrays, and replace the "
-                 "zero deviations by 1 before you divide (np.where is one way), so a dead column stays 0."),
+                 "Look up the axis argument of NumPy's reductions: one call gives the statistic of every "
+                 "column at once, with no loop over the 6,144 dimensions. A dead unit's deviation is 0, "
+                 "and a 0 must never reach a denominator."),
           delegates=("coursekit.features.zscore",))
 def check_zscore(zscore):
     x = _rng().gamma(2.0, 1.5, size=(40, 7))
@@ -42,14 +100,16 @@ def _cosine_reference(feats, query):
     return sims
 
 
-@exercise("u1.cosine_topk", title="the k most similar artworks by cosine similarity", points=3,
+@exercise("u1.cosine_topk", title="the k most similar artworks by cosine similarity", points=4,
           hints=("Cosine similarity compares directions, not lengths: what do you do to every row first? "
                  "Then the query's scores against all rows are a single product, and the query itself "
                  "must never come out as its own neighbour.",
-                 "Only k of the n scores are needed: np.argpartition finds the k largest in linear time "
-                 "(mind the sign, it selects the smallest), and then only those k are sorted, best first. "
-                 "Give the query's own score the lowest possible value before you select."),
-          delegates=("coursekit.models.ContentRecommender", "coursekit.ranking.top_k"))
+                 "Look up np.argpartition: it finds the k best of n scores without sorting them all (mind "
+                 "the sign: it selects the smallest). Leave the query out by its position, never by its "
+                 "score or its rank: another artwork can look exactly like it, and that one is a fine "
+                 "neighbour."),
+          delegates=("coursekit.models.ContentRecommender", "coursekit.ranking.top_k",
+                     "coursekit.grading.exercises.u1._cosine_reference"))
 def check_cosine_topk(cosine_top_k):
     rng = _rng()
     feats = rng.normal(size=(300, 12))
@@ -68,9 +128,10 @@ def check_cosine_topk(cosine_top_k):
           hints=("A user's score for an artwork is its average cosine similarity to the artworks they "
                  "bought. How do you get all those similarities at once, and how do you make sure "
                  "nothing they already own can be picked?",
-                 "With unit-length rows, the rows of the consumed artworks times the transpose of all rows "
-                 "give every similarity in one product; average over the profile axis, set the consumed "
-                 "entries to minus infinity, then select the k best as in u1.cosine_topk."),
+                 "Think of all the similarities between the profile and the catalogue as one matrix "
+                 "product of unit-length rows, and of the mean as a reduction along the profile's axis. "
+                 "An artwork the user owns must not be able to win the selection, which is the one of "
+                 "u1.cosine_topk."),
           delegates=("coursekit.models.ContentRecommender", "coursekit.ranking.top_k",
                      "coursekit.ranking.mask_items"))
 def check_recommend(recommend_for_profile):
@@ -100,11 +161,12 @@ def _ndcg_reference(recommended, relevant, k):
           hints=("Each hit in the first k ranks earns a discount that shrinks with its rank (rank 1 earns "
                  "the most). What would the best possible list for this user earn, given how many "
                  "relevant items there are and how long the list is?",
-                 "Mark the hits of the first k items with np.isin, weight each by one over the base-2 "
-                 "logarithm of (rank + 1) with ranks counted from 1, and divide the sum by the same "
-                 "weights summed over the first min(number relevant, k) ranks; a user without relevant "
-                 "items gets 0."),
-          delegates=("coursekit.metrics.ndcg_at_k", "coursekit.metrics.hits_at_k"))
+                 "The normaliser is the DCG of an ideal list for this user: all its hits first, and never "
+                 "more hits than the list has places or the user has relevant items. Mind where ranks "
+                 "start: the first place is discounted by the logarithm of 2, not of 1. np.isin is one way "
+                 "to mark the hits."),
+          delegates=("coursekit.metrics.ndcg_at_k", "coursekit.metrics.hits_at_k",
+                     "coursekit.grading.exercises.u1._ndcg_reference"))
 def check_ndcg(ndcg_at_k):
     cases = [
         ([1, 2, 3, 4, 5], [1], 5, 1.0),
@@ -149,11 +211,12 @@ def _mmr_reference(scores, feats, k, lam):
                  "rewards its relevance and penalises its closeness to the items already picked. Which "
                  "similarity to the picked items counts, and what is the penalty before anything is "
                  "picked?",
-                 "Keep, for every item, the largest cosine similarity to the items picked so far: after "
-                 "each pick, one product of the unit-length rows with the new item's row updates it "
-                 "(np.maximum). Items already picked, and those scored minus infinity, must never win "
-                 "np.argmax again; with lambda_ = 1 you should get the plain top-k back."),
-          delegates=("coursekit.ranking.mmr", "coursekit.ranking._mmr_blocks"))
+                 "A candidate's penalty is its largest similarity to anything picked so far: keep that "
+                 "running maximum for all items at once (np.maximum compares two arrays element by "
+                 "element) rather than item by item. Anything picked already, or scored minus infinity, "
+                 "must never be picked again; with lambda_ = 1 you should get the plain top-k back."),
+          delegates=("coursekit.ranking.mmr", "coursekit.ranking._mmr_blocks",
+                     "coursekit.grading.exercises.u1._mmr_reference"))
 def check_mmr(mmr_rerank):
     rng = _rng()
     n, d, k = 80, 6, 8
