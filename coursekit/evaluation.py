@@ -127,27 +127,11 @@ def evaluate_model(model, train: Interactions, test: pd.DataFrame, k: int = 10, 
 
 
 def mean_table(per_user: dict, *, level: float = 0.95) -> pd.DataFrame:
-    """Means over users with the half-width of their t confidence interval, one row per model.
+    """Means over users with the half-width of their t confidence interval, one row per model
+    (:func:`coursekit.stats.mean_table`)."""
+    from .stats import mean_table as _mean_table
 
-    ``per_user``: {model name: per-user figures}, a DataFrame (one column per metric, one row per
-    user, e.g. ``EvalResult.per_user[["hr@10", "ndcg@10"]]``) or a named Series. For each metric
-    the table has the mean and a column ``"<metric> ±"``: ``t(level, n - 1) * sd / sqrt(n)`` over the
-    ``n`` users with a finite value (NaN users dropped), so the interval is mean ± that half-width.
-    """
-    from scipy import stats
-
-    rows = {}
-    for name, frame in per_user.items():
-        frame = frame.to_frame() if isinstance(frame, pd.Series) else pd.DataFrame(frame)
-        row = {}
-        for metric in frame.columns:
-            x = frame[metric].to_numpy(dtype=np.float64)
-            x = x[np.isfinite(x)]
-            n = len(x)
-            half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-            row[metric], row[f"{metric} ±"] = (float(x.mean()) if n else np.nan), float(half)
-        rows[name] = row
-    return pd.DataFrame(rows).T
+    return _mean_table(per_user, level=level)
 
 
 def popularity_bins(popularity, n_bins: int = 10) -> np.ndarray:

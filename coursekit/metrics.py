@@ -170,35 +170,17 @@ def evaluate_rankings(recommended, relevant, ks=(10,), *, scores=None, candidate
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
-    """The mean of the finite ``values`` (per user, per query) and the half-width of its ``level``
-    t confidence interval, ``t(level, n - 1) * sd / sqrt(n)`` with the sample standard deviation:
-    the mean is ``mean +- half-width``. NaN values (users where the metric is undefined) are left
-    out; fewer than two values give a NaN half-width."""
-    x = np.asarray(values, dtype=np.float64).ravel()
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return float("nan"), float("nan")
-    if len(x) < 2:
-        return float(x.mean()), float("nan")
-    from scipy import stats
+    """:func:`coursekit.stats.mean_ci`: the mean and the half-width of its t interval."""
+    from .stats import mean_ci as _mean_ci
 
-    half = stats.t.ppf(0.5 + level / 2, df=len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return float(x.mean()), float(half)
+    return _mean_ci(values, level)
 
 
 def mean_ci_table(per_row: dict, level: float = 0.95):
-    """A comparison table with a spread: ``per_row`` maps a row name (a setting, a model; tuples
-    make a MultiIndex) to ``{figure: per-user values}``. Each figure becomes two columns, its mean
-    and ``"<figure> ±"``, the half-width of its ``level`` confidence interval (:func:`mean_ci`)."""
-    import pandas as pd
+    """:func:`coursekit.stats.mean_table`: means with a ``"<figure> ±"`` column each."""
+    from .stats import mean_table
 
-    rows = {}
-    for name, figures in per_row.items():
-        row = {}
-        for figure, values in figures.items():
-            row[figure], row[f"{figure} \u00b1"] = mean_ci(values, level)
-        rows[name] = row
-    return pd.DataFrame(rows).T.astype(float)
+    return mean_table(per_row, level=level)
 
 
 def pair_accuracy(labels, probs, threshold: float = 0.5) -> float:

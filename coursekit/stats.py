@@ -340,15 +340,45 @@ def _t_interval(d: np.ndarray, level: float) -> tuple[float, float]:
     return float(d.mean() - q * se), float(d.mean() + q * se)
 
 
-def mean_interval(x, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the mean of ``x`` (one figure per user or per seed; NaN dropped) and its
-    ``level`` t interval, the spread a table of means reports beside each mean."""
-    x = np.asarray(x, dtype=np.float64).ravel()
+def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
+    """The mean of the finite ``values`` (one figure per user, per query or per seed) and the
+    half-width of its ``level`` t confidence interval, ``t(level, n - 1) * sd / sqrt(n)`` with the
+    sample standard deviation: the mean is ``mean ± half-width``. NaN values (users where the
+    metric is undefined) are left out; fewer than two values give a NaN half-width."""
+    x = np.asarray(values, dtype=np.float64).ravel()
     x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan")
     if len(x) < 2:
-        raise ValueError("need at least two finite values for an interval")
+        return float(x.mean()), float("nan")
     low, high = _t_interval(x, level)
-    return float(x.mean()), low, high
+    return float(x.mean()), float((high - low) / 2)
+
+
+def mean_interval(x, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): :func:`mean_ci` as an interval; at least two finite values."""
+    mean, half = mean_ci(x, level)
+    if not np.isfinite(half):
+        raise ValueError("need at least two finite values for an interval")
+    return mean, mean - half, mean + half
+
+
+def mean_table(per_row: dict, *, level: float = 0.95) -> pd.DataFrame:
+    """A table of means with their spread, one row per model or setting (tuples as names make a
+    MultiIndex). ``per_row`` maps a name to ``{figure: per-user values}``, to a DataFrame of
+    per-user figures (one column per figure, e.g. ``EvalResult.per_user[["hr@10", "ndcg@10"]]``)
+    or to a named Series. Each figure becomes two columns: its mean and ``"<figure> ±"``, the
+    half-width of its ``level`` t interval (:func:`mean_ci`)."""
+    rows = {}
+    for name, figures in per_row.items():
+        if isinstance(figures, pd.Series):
+            figures = figures.to_frame()
+        columns = figures.items() if isinstance(figures, (pd.DataFrame, dict)) else dict(figures).items()
+        row = {}
+        for figure, values in columns:
+            row[figure], row[f"{figure} \u00b1"] = mean_ci(np.asarray(values, dtype=np.float64), level)
+        rows[name] = row
+    return pd.DataFrame(rows).T.astype(float)
 
 
 def paired_comparison(a, b, *, test: str = "t", level: float = 0.95, over: str = "users", n_boot: int = 5000,
