@@ -37,7 +37,7 @@ SOLUTIONS = sorted((REPO / "solutions").glob("[0-9][0-9]_*.ipynb"))
 SMALLER = {  # names a unit's parameters cell does not have are left out
     "01": {"N_EMBED": 300, "EMBED_SIZE": 32},
     "02": {"N_RESTARTS": 1, "N_TRIPLES": 5000, "MAX_EPOCHS": 2, "N_SEEDS": 2, "N_COLD_SEEDS": 1},
-    "03": {"N_ITEMS": 800, "MAX_EPOCHS": 2, "LEARNING_RATES": (0.03,)},
+    "03": {"N_ITEMS": 800, "MAX_EPOCHS": 2, "LEARNING_RATES": (0.03,), "N_SEEDS": 2},
     "04": {"N_USERS": 600, "N_ARTISTS": 500, "K_GRID": (10, 50), "N_BOOT": 200},
     "05": {"N_USERS": 600, "N_PRODUCTS": 300, "N_NEGATIVES": 20},
 }

@@ -18,6 +18,14 @@ def _weights(d, k, seed=0):
             "c": np.float32(0.7)}
 
 
+@pytest.mark.parametrize("framework", [tf_compat, torch_compat])
+def test_the_two_projections_start_small_random_and_different(framework):
+    net = framework.StyleCompatibility("euclidean", style_dim=3, init_std=0.01, seed=2)._build(8)
+    e1, e2 = (np.array(w.numpy() if framework is tf_compat else w.detach().numpy()) for w in (net.E1, net.E2))
+    assert e1.shape == e2.shape == (8, 3) and 0.002 < e1.std() < 0.05 and 0.002 < e2.std() < 0.05
+    assert not np.allclose(e1, e2)  # a Keras initializer object used twice would start E1 equal to E2
+
+
 @pytest.mark.parametrize("kind", ["euclidean", "inner"])
 def test_equal_weights_give_equal_outputs(kind):
     rng = np.random.default_rng(1)
@@ -123,19 +131,31 @@ def test_validation_keeps_the_best_epoch(framework):
     assert model.best_val_loss_ == pytest.approx(expected_loss, rel=1e-4)
     assert model.best_val_auc_ == pytest.approx(pair_auc(y, p), abs=1e-6)
     assert not hasattr(again, "val_loss_")  # no validation, no validation attributes
+    assert model.stopped_at_cap_  # no patience: the cap ended the fit, whatever the curve did
 
 
 @pytest.mark.parametrize("framework", [tf_compat, torch_compat])
-def test_patience_stops_training(framework):
+def test_patience_stops_training_and_a_fit_says_when_its_cap_stopped_it(framework):
     x, pairs, labels = _separable(seed=5)
     train, valid = _split(x, pairs, labels)
+
+    def fit(epochs, learning_rate):
+        return framework.StyleCompatibility("euclidean", epochs=epochs, batch_size=256, learning_rate=learning_rate,
+                                            patience=2, seed=0).fit(x, *train, validation=valid)
+
     # a learning rate far too high: the validation loss stops improving early
-    model = framework.StyleCompatibility("euclidean", epochs=30, batch_size=256, learning_rate=3.0,
-                                         patience=2, seed=0).fit(x, *train, validation=valid)
+    model = fit(30, 3.0)
     run = len(model.val_loss_)
     assert run == model.best_epoch_ + 2 < 30
     assert min(model.val_loss_[model.best_epoch_:]) >= model.best_val_loss_
     assert len(model.loss_history_) == run
+    assert not model.stopped_at_cap_
+    # patience that runs out exactly at the cap is an early stop, not the cap
+    capped = fit(run, 3.0)
+    assert not capped.stopped_at_cap_ and capped.best_epoch_ == model.best_epoch_
+    # a small learning rate and a cap of 3 epochs: the validation loss is still falling at the cap
+    slow = fit(3, 0.003)
+    assert len(slow.val_loss_) == 3 and slow.best_epoch_ == 3 and slow.stopped_at_cap_
 
 
 def test_select_on_validation_picks_the_lowest_validation_loss():
@@ -146,7 +166,9 @@ def test_select_on_validation_picks_the_lowest_validation_loss():
         lambda lr: tf_compat.StyleCompatibility("inner", epochs=4, batch_size=256, learning_rate=lr, seed=0),
         x, train, valid, rates)
     assert table["learning_rate"].tolist() == list(rates)
-    assert list(table.columns) == ["learning_rate", "best_epoch", "epochs_run", "valid_loss", "valid_auc"]
+    assert list(table.columns) == ["learning_rate", "best_epoch", "epochs_run", "stopped_at_cap", "valid_loss",
+                                   "valid_auc"]
+    assert table["stopped_at_cap"].tolist() == [True] * 3  # no patience: every fit ran to its cap
     assert best.learning_rate == rates[int(table["valid_loss"].idxmin())]
     assert best.best_val_loss_ == table["valid_loss"].min()
     assert best.learning_rate == 0.03  # too high diverges, too low barely moves from chance

@@ -7,7 +7,7 @@ import pytest
 
 from coursekit.sampling.pairs import (
     labelled_splits, make_pairs, pair_accuracy, pair_auc, pair_keys, positive_pairs, sample_negatives,
-    split_pairs, split_positives,
+    split_and_label, split_pairs, split_positives,
 )
 
 
@@ -165,3 +165,23 @@ def test_make_pairs_exclude():
     neg = pairs[labels == 0]
     assert 0 not in neg[:, 0].tolist()  # anchor 0 has no allowed partner left, so it gets no negative
     assert len(neg) == 2 and not set(pair_keys(neg, n).tolist()) & set(pair_keys(pos, n).tolist())
+
+
+def test_split_and_label_is_the_protocol_of_one_seed():
+    n = 200
+    pos = positive_pairs(*_toy_links(n, 4000, seed=9))
+    category = np.random.default_rng(10).integers(0, 4, n)
+    got = split_and_label(pos, n, category=category, seed=4)
+    rest, test = split_positives(pos, test_size=0.2, seed=4)
+    train, valid = split_positives(rest, test_size=0.2, seed=5)
+    for negatives in ("random", "hard"):
+        expected = labelled_splits({"train": train, "valid": valid, "test": test}, n, negatives=negatives,
+                                   category=category, seed=4)
+        assert list(got[negatives]) == ["train", "valid", "test"]
+        for name in expected:
+            assert all(np.array_equal(a, b) for a, b in zip(got[negatives][name], expected[name]))
+    other = split_and_label(pos, n, category=category, seed=5, negatives=("random",))
+    assert list(other) == ["random"]
+    test_keys = {s: set(pair_keys(p[l == 1], n, ordered=False).tolist())
+                 for s, (p, l) in (("4", got["random"]["test"]), ("5", other["random"]["test"]))}
+    assert test_keys["4"] != test_keys["5"]  # a new seed holds out other links

@@ -3,7 +3,8 @@
 Real layout (``<data home>/amazon/``), as McAuley et al. released it::
 
     image_features_Musical_Instruments.b      binary: 10-byte ASIN, then 4096 little-endian
-                                              float32 (a VGG fc7 vector), repeated
+                                              float32 (the FC7 output of the Caffe reference
+                                              model, an AlexNet-style CNN), repeated
     meta_Musical_Instruments.json.gz          gzipped text, one product per line: a Python-literal
                                               dict (single quotes), e.g. {'asin': 'B0002E1G5C',
                                               'related': {'also_bought': [...]},
@@ -582,9 +583,9 @@ def make_toy_amazon(
     """Write a toy Musical-Instruments data set in the real formats (a few seconds).
 
     - Each product has a latent style (``n_styles``); each style belongs mostly to one of
-      ``n_categories`` sub-categories (guitars, accessories, ...), 15 % of products take another.
-    - Image features are VGG-fc7-like: non-negative, sparse, 4096-d random projections of
-      (style centre + category centre + noise) with feature noise.
+      ``n_categories`` sub-categories (guitars, accessories, ...); 15 % of products get a random one.
+    - Image features look like FC7 activations (non-negative, sparse, 4096-d): random
+      projections of (style centre + category centre + noise) with feature noise, cut at zero.
     - Style compatibility: a style goes with itself and with one partner style. Each product's
       ``also_bought`` list (2 to ``2 * links_per_item`` links) picks compatible products, nearer
       ones in latent space more often. 3 % of products have metadata but no features, and a few
@@ -592,6 +593,15 @@ def make_toy_amazon(
     - Metadata is written as Python-literal lines (the real 2014 format) and, as a strict-JSON
       copy, ``meta_Musical_Instruments.strict.json.gz``; each product gets a small PNG whose
       look follows its style.
+
+    The generator copies the real files' formats and mechanisms (links between products of
+    compatible styles, sub-categories that mostly follow the style, products without features,
+    links to unknown ASINs), but it is calibrated to no figure of the real Musical Instruments
+    files: its shares (five sub-categories of about equal size, 85 % of products put in their
+    style's sub-category and the rest in a random one, two compatible styles out of
+    ``n_styles``, 3 % of products without features) are design choices. A figure they fix (the share of random pairs in different
+    sub-categories, or of random pairs that are compatible) is set by this design, not found in
+    the data, and the notebook says so where it shows one.
     """
     folder = Path(folder)
     rng = np.random.default_rng(seed)

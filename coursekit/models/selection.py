@@ -6,6 +6,11 @@ models alike (no framework is imported here).
   and stops when ``patience`` epochs bring no improvement.
 - :func:`select_on_validation`: one fit per learning rate; the best on validation wins.
 
+A fit that ends because it reached its epoch cap, not because ``patience`` epochs went by
+without a better validation score, may have stopped while the validation loss was still falling
+(under-trained): ``stopped_at_cap_`` says so, and a notebook counts such fits
+(``train/stopped_at_cap``) instead of trusting them.
+
 The criterion (``select_by``) is the validation log-loss by default: it is what training
 minimises, and it also asks for calibrated probabilities, so accuracy at the 0.5 threshold stays
 meaningful. ``"auc"`` ranks by validation AUC instead (ranking quality only).
@@ -38,7 +43,9 @@ class ValidationMonitor:
     ``probs(pairs)`` scores pairs with the current weights (each wrapper passes one that reuses
     the feature tensor it already holds). After ``fit``: ``val_loss_`` and ``val_auc_`` (one value
     per epoch), ``best_epoch_`` (1-based; its weights are restored), ``best_val_loss_``,
-    ``best_val_auc_`` (both at that epoch).
+    ``best_val_auc_`` (both at that epoch) and ``stopped_at_cap_``: True when training ran all
+    ``model.epochs`` epochs without ``patience`` epochs in a row failing to improve (without
+    patience, every fit runs to its cap), so the validation score may still have been improving.
     """
 
     def __init__(self, model, probs, validation):
@@ -47,7 +54,8 @@ class ValidationMonitor:
         if self.criterion not in _CRITERIA:
             raise ValueError(f"select_by must be one of {_CRITERIA}, not {self.criterion!r}")
         self.active = validation is not None
-        for name in ("val_loss_", "val_auc_", "best_epoch_", "best_val_loss_", "best_val_auc_"):
+        self.stopped_early = False
+        for name in ("val_loss_", "val_auc_", "best_epoch_", "best_val_loss_", "best_val_auc_", "stopped_at_cap_"):
             if hasattr(model, name):
                 delattr(model, name)
         if not self.active:
@@ -78,7 +86,8 @@ class ValidationMonitor:
         if getattr(m, "verbose", 0):
             print(f"epoch {epoch + 1}: validation loss {m.val_loss_[-1]:.4f}, AUC {m.val_auc_[-1]:.4f}")
         patience = getattr(m, "patience", None)
-        return patience is not None and epoch + 1 - self.best_epoch >= patience
+        self.stopped_early = patience is not None and epoch + 1 - self.best_epoch >= patience
+        return self.stopped_early
 
     def finish(self) -> None:
         """Restore the best epoch's weights and set the ``best_*`` attributes."""
@@ -88,6 +97,7 @@ class ValidationMonitor:
             m.best_epoch_ = self.best_epoch
             m.best_val_loss_ = float(m.val_loss_[self.best_epoch - 1])
             m.best_val_auc_ = float(m.val_auc_[self.best_epoch - 1])
+            m.stopped_at_cap_ = not self.stopped_early
 
 
 def select_on_validation(make_model, features, train, valid, learning_rates):
@@ -97,7 +107,8 @@ def select_on_validation(make_model, features, train, valid, learning_rates):
     on ``train = (pairs, labels)`` with ``validation=valid = (pairs, labels)`` and keeps its best
     epoch. Returns the best model by its own ``select_by`` criterion (ties: the first learning
     rate) and a ``pandas.DataFrame`` with one row per learning rate: ``learning_rate``,
-    ``best_epoch``, ``epochs_run``, ``valid_loss``, ``valid_auc``. Test pairs are never passed in.
+    ``best_epoch``, ``epochs_run``, ``stopped_at_cap`` (see :class:`ValidationMonitor`),
+    ``valid_loss``, ``valid_auc``. Test pairs are never passed in.
     """
     import pandas as pd
 
@@ -105,7 +116,8 @@ def select_on_validation(make_model, features, train, valid, learning_rates):
     for lr in learning_rates:
         model = make_model(lr).fit(features, *train, validation=valid)
         rows.append({"learning_rate": lr, "best_epoch": model.best_epoch_, "epochs_run": len(model.val_loss_),
-                     "valid_loss": model.best_val_loss_, "valid_auc": model.best_val_auc_})
+                     "stopped_at_cap": bool(model.stopped_at_cap_), "valid_loss": model.best_val_loss_,
+                     "valid_auc": model.best_val_auc_})
         criterion = getattr(model, "select_by", "loss")
         key = "best_val_loss_" if criterion == "loss" else "best_val_auc_"
         if best is None or _better(criterion, getattr(model, key), getattr(best, key)):

@@ -46,9 +46,12 @@ class _Compatibility(keras.Model):
     def __init__(self, feat_dim: int, style_dim: int = 5, init_std: float = 0.001, **kwargs):
         super().__init__(**kwargs)  # the seed's Inner model called super(CompatibilityModel, self)
         self.feat_dim, self.style_dim, self.init_std = int(feat_dim), int(style_dim), float(init_std)
-        init = keras.initializers.RandomNormal(stddev=self.init_std)
-        self.E1 = self.add_weight(shape=(self.feat_dim, self.style_dim), initializer=init, name="E1")
-        self.E2 = self.add_weight(shape=(self.feat_dim, self.style_dim), initializer=init, name="E2")
+        # one initializer object per weight: a Keras initializer reused draws the same values again,
+        # which would start E1 equal to E2
+        self.E1 = self.add_weight(shape=(self.feat_dim, self.style_dim), name="E1",
+                                  initializer=keras.initializers.RandomNormal(stddev=self.init_std))
+        self.E2 = self.add_weight(shape=(self.feat_dim, self.style_dim), name="E2",
+                                  initializer=keras.initializers.RandomNormal(stddev=self.init_std))
         self.c = self.add_weight(shape=(), initializer="zeros", name="c")
 
     def embed(self, x, side: int = 1):

@@ -14,7 +14,7 @@ from ..metrics import pair_accuracy, pair_auc  # re-exported: the unit-3 metrics
 
 __all__ = [
     "positive_pairs", "sample_negatives", "make_pairs", "split_pairs", "split_positives",
-    "labelled_splits", "pair_keys", "pair_accuracy", "pair_auc",
+    "labelled_splits", "split_and_label", "pair_keys", "pair_accuracy", "pair_auc",
 ]
 
 
@@ -237,3 +237,28 @@ def labelled_splits(
         order = rng.permutation(len(pairs))
         out[name] = (pairs[order], labels[order])
     return out
+
+
+def split_and_label(
+    positives: np.ndarray,
+    n_items: int,
+    *,
+    category=None,
+    seed: int = 0,
+    test_size: float = 0.2,
+    valid_size: float = 0.2,
+    negatives=("random", "hard"),
+) -> dict:
+    """The unit-3 protocol for one seed: split the positives, then attach negatives of each kind.
+
+    ``test_size`` of the positive links (by unordered pair) is held out for testing with
+    ``seed``; ``valid_size`` of the rest is carved out for validation with ``seed + 1``; then
+    :func:`labelled_splits` attaches ``negatives`` (each of "random", "hard") to the three
+    splits with ``seed``. Returns ``{negatives: {"train" | "valid" | "test": (pairs, labels)}}``.
+    Every kind of negative shares the same held-out links, so a model trained with one kind can
+    be tested on the other; a new seed draws a new split and new negatives.
+    """
+    rest, test = split_positives(positives, test_size=test_size, seed=seed)
+    train, valid = split_positives(rest, test_size=valid_size, seed=seed + 1)  # carved from training only
+    parts = {"train": train, "valid": valid, "test": test}
+    return {kind: labelled_splits(parts, n_items, negatives=kind, category=category, seed=seed) for kind in negatives}

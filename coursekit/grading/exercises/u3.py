@@ -3,32 +3,89 @@ accuracy / AUC of pair predictions.
 
 Every expected value is computed here independently of the package version each exercise
 re-implements (declared in ``delegates``: those raise in the student's code while a check runs).
+
+The solution's hidden tests also check what the exercise texts forbid, with two measuring helpers
+defined here: :func:`python_lines` (how many Python lines the student's own code runs: a loop over
+anchors or pairs runs one or more per element, vectorised code a fixed handful) and
+:func:`peak_memory` (the most memory a call held at once, as ``tracemalloc`` sees it: NumPy's
+arrays included, so a second copy of the data or a positives x negatives table shows).
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..checks import exercise
+from ..delegation import _is_student_frame
+
+
+def python_lines(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), n)``: ``n`` counts the lines (and calls) of Python code run in code
+    the student wrote while ``fn`` ran, library code (NumPy, SciPy, the standard library, coursekit)
+    left out. Vectorised code runs the same handful of lines for 100 or 10,000 inputs; a Python
+    loop, a comprehension, ``np.vectorize`` or ``map`` over a Python function runs at least one
+    more per input. Deterministic: it counts work, it does not time it."""
+    count = 0
+
+    def in_student_code(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return in_student_code
+
+    def on_call(frame, event, arg):
+        nonlocal count
+        if event == "call" and _is_student_frame(frame, None):
+            count += 1
+            return in_student_code
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        sys.settrace(previous)
+    return result, count
+
+
+def peak_memory(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), peak)``: ``peak`` is the most memory (bytes) the call held at once
+    beyond what was held before it, as :mod:`tracemalloc` traces it (NumPy's array buffers and
+    Python objects alike), the returned value included."""
+    import tracemalloc
+
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = fn(*args, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return result, peak
 
 
 def _rng():
     return np.random.default_rng(31337)
 
 
-@exercise("u3.read_features", title="stream the binary image features into one float32 array", points=3,
+@exercise("u3.read_features", title="stream the binary image features into one float32 array", points=4,
           hints=("The file has no header and every record has the same size (the ASIN's bytes plus the "
                  "bytes of its floats). What does the file size tell you about the number of records, "
                  "and what does it mean when the size is not a multiple of the record size?",
-                 "A NumPy structured dtype with a 10-byte string field and a little-endian float32 "
-                 "sub-array field describes one record, so one read fills many records at once (np.fromfile, "
-                 "or readinto on a preallocated buffer). divmod of the file size gives the record count and "
-                 "the leftover bytes; decode the ASIN bytes to str."),
+                 "Look up NumPy structured dtypes: one dtype can describe a whole record (a 10-byte string "
+                 "field beside a little-endian float32 sub-array), so a single read fills many records at "
+                 "once, straight into memory you allocated for the result."),
           delegates=("coursekit.datasets.amazon.read_image_features",
                      "coursekit.datasets.amazon._record_dtype"))
 def check_read_features(read_features):
@@ -67,10 +124,10 @@ def check_read_features(read_features):
           hints=("Each anchor needs a random position inside the group of items that share its category. "
                  "If the items were sorted by category, where would each group start and how long would it "
                  "be? And what should happen when an anchor draws itself?",
-                 "np.argsort groups the items by category, and np.searchsorted (once with side left, once "
-                 "with side right) gives every anchor's group start and size at once; scale one uniform draw "
-                 "per anchor by its group size. Then redraw only the anchors that drew themselves, looping "
-                 "over rounds (never over anchors) until none is left."),
+                 "Look up np.searchsorted: on sorted category codes it finds, for many anchors at once, "
+                 "the block of positions that holds each anchor's category. Rejection sampling handles "
+                 "the anchors that drew themselves: draw those again, in rounds, never one anchor at a "
+                 "time."),
           delegates=("coursekit.sampling.pairs.sample_negatives",
                      "coursekit.sampling.pairs._draw_others",
                      "coursekit.sampling.pairs.make_pairs"))
@@ -98,10 +155,10 @@ def check_hard_negatives(hard_negatives):
           hints=("A Keras model creates its weights in __init__ (after the parent class's __init__) and "
                  "computes its output in call. What shapes must E1, E2 and c have, and what does "
                  "'one probability per row' ask of the inner product of two (batch, style_dim) matrices?",
-                 "Create the three weights with the model's add_weight method (a RandomNormal initializer "
-                 "with a small stddev for E1 and E2, zeros for the scalar c). In call, project each side "
-                 "with tf.matmul, multiply the two projections element by element and sum over the last "
-                 "axis with tf.reduce_sum (tf.tensordot mixes up the rows), add c, then apply tf.sigmoid."),
+                 "Look up keras.Model.add_weight and its initializers (small random values for the "
+                 "projections, zeros for the scalar bias). A row-wise inner product is an element-wise "
+                 "product summed over the style axis only: a tensor contraction such as tensordot also "
+                 "sums over the batch."),
           delegates=("coursekit.models.tf_compat.InnerCompatibility",
                      "coursekit.models.tf_compat._Compatibility"))
 def check_inner_model(model_class):
@@ -127,13 +184,13 @@ def check_inner_model(model_class):
         "probabilities differ from sigmoid(c + <x1 E1, x2 E2>), computed row by row")
 
 
-@exercise("u3.pair_metrics", title="accuracy and AUC of pair predictions", points=3,
+@exercise("u3.pair_metrics", title="accuracy and AUC of pair predictions", points=4,
           hints=("Accuracy: which probabilities count as a 'compatible' prediction at the threshold 0.5, and "
                  "is 0.5 itself one? AUC: once all scores are ranked, how does the rank of a positive tell "
                  "how many negatives it beats, and how should equal scores count?",
-                 "scipy.stats.rankdata gives tied scores their average rank. The sum of the positives' ranks, "
-                 "minus the smallest sum P positives could have (1 + 2 + ... + P), counts the "
-                 "(positive, negative) pairs the positives win; divide by P times N."),
+                 "Look up the Mann-Whitney U statistic: the AUC is U divided by (positives x negatives), and "
+                 "U follows from the ranks of the positives among all the scores (scipy.stats.rankdata gives "
+                 "tied scores their average rank)."),
           delegates=("coursekit.metrics.pair_accuracy", "coursekit.metrics.pair_auc",
                      "coursekit.metrics.auc_score"))
 def check_pair_metrics(pair_metrics):
