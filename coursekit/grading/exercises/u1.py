@@ -5,7 +5,8 @@ exercise re-implements (declared in ``delegates``: those raise in the student's 
 check runs, and the cells after the exercise use them).
 
 The hidden tests of the solution notebook also enforce what the exercise texts forbid ("no Python
-loop over the dimensions", "no loop over the items") with :func:`python_steps`: how many lines of
+loop over the dimensions", "no loop over the items") with
+:func:`coursekit.grading.enforce.python_steps`: how many lines of
 the student's own code run, and how many calls it makes, while an answer handles an input of n
 columns or items. A whole-array answer takes a few dozen steps whatever n is; a Python loop over
 the columns or items takes at least n. Unlike a timing, the count does not depend on how loaded
@@ -14,59 +15,10 @@ the machine is.
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 
 from ..checks import exercise
-from ..delegation import _is_student_frame
-
-__all__ = ["python_steps"]
-
-
-def python_steps(func, *args) -> int:
-    """The Python steps of the student's own code while ``func(*args)`` runs: every line executed
-    in code the student wrote (their function, its comprehensions and lambdas, the helpers they
-    defined) plus every call made from it, to their own code or to a library (NumPy's included, so
-    ``map(np.std, columns)`` counts one step per column). Library code (NumPy, the standard library,
-    coursekit) runs uncounted. Array arguments are copied first, so the caller's inputs are left as
-    they were."""
-    student: dict = {}
-
-    def is_student(frame) -> bool:
-        code = frame.f_code
-        if code not in student:
-            student[code] = _is_student_frame(frame, None)
-        return student[code]
-
-    steps = 0
-
-    def lines(frame, event, arg):
-        nonlocal steps
-        if event == "line":
-            steps += 1
-        return lines
-
-    def on_call(frame, event, arg):  # sys.settrace: trace the lines of the student's frames only
-        return lines if is_student(frame) else None
-
-    def on_profile(frame, event, arg):  # sys.setprofile: calls made from the student's frames
-        nonlocal steps
-        if event == "c_call" and is_student(frame):
-            steps += 1
-        elif event == "call" and frame.f_back is not None and is_student(frame.f_back):
-            steps += 1
-
-    fresh = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    old_trace, old_profile = sys.gettrace(), sys.getprofile()
-    sys.settrace(on_call)
-    sys.setprofile(on_profile)
-    try:
-        func(*fresh)
-    finally:
-        sys.setprofile(old_profile)
-        sys.settrace(old_trace)
-    return steps
 
 
 def _rng():

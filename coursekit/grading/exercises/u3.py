@@ -4,75 +4,23 @@ accuracy / AUC of pair predictions.
 Every expected value is computed here independently of the package version each exercise
 re-implements (declared in ``delegates``: those raise in the student's code while a check runs).
 
-The solution's hidden tests also check what the exercise texts forbid, with two measuring helpers
-defined here: :func:`python_lines` (how many Python lines the student's own code runs: a loop over
-anchors or pairs runs one or more per element, vectorised code a fixed handful) and
-:func:`peak_memory` (the most memory a call held at once, as ``tracemalloc`` sees it: NumPy's
-arrays included, so a second copy of the data or a positives x negatives table shows).
+The solution's hidden tests also check what the exercise texts forbid, with the measuring helpers
+of :mod:`coursekit.grading.enforce`: ``python_steps`` (how many Python steps the student's own
+code runs: a loop over anchors or pairs runs one or more per element, vectorised code a fixed
+handful) and ``peak_memory`` (the most memory a call held at once, as ``tracemalloc`` sees it:
+NumPy's arrays included, so a second copy of the data or a positives x negatives table shows).
 """
 
 from __future__ import annotations
 
 import re
 import struct
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..checks import exercise
-from ..delegation import _is_student_frame
-
-
-def python_lines(fn, *args, **kwargs):
-    """``(fn(*args, **kwargs), n)``: ``n`` counts the lines (and calls) of Python code run in code
-    the student wrote while ``fn`` ran, library code (NumPy, SciPy, the standard library, coursekit)
-    left out. Vectorised code runs the same handful of lines for 100 or 10,000 inputs; a Python
-    loop, a comprehension, ``np.vectorize`` or ``map`` over a Python function runs at least one
-    more per input. Deterministic: it counts work, it does not time it."""
-    count = 0
-
-    def in_student_code(frame, event, arg):
-        nonlocal count
-        if event == "line":
-            count += 1
-        return in_student_code
-
-    def on_call(frame, event, arg):
-        nonlocal count
-        if event == "call" and _is_student_frame(frame, None):
-            count += 1
-            return in_student_code
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(on_call)
-    try:
-        result = fn(*args, **kwargs)
-    finally:
-        sys.settrace(previous)
-    return result, count
-
-
-def peak_memory(fn, *args, **kwargs):
-    """``(fn(*args, **kwargs), peak)``: ``peak`` is the most memory (bytes) the call held at once
-    beyond what was held before it, as :mod:`tracemalloc` traces it (NumPy's array buffers and
-    Python objects alike), the returned value included."""
-    import tracemalloc
-
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        before = tracemalloc.get_traced_memory()[0]
-        result = fn(*args, **kwargs)
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
-    return result, peak
 
 
 def _rng():
