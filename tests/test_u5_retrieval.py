@@ -159,6 +159,22 @@ def test_history_tower_sums_history_vectors_and_leaves_the_positive_out():
         R.TwoTower(users, products, user_tower="history")
 
 
+def test_every_embedding_table_starts_from_its_own_draw():
+    """A Keras initializer object used for two tables draws the same values twice: the product and
+    history tables of one shape started equal until each got an initializer of its own."""
+    users, products = np.array(["a", "b", "c"]), np.array([10, 20, 30, 40], np.int64)
+    R.set_seed(0)
+    net = R.TwoTower(users, products, dim=4, user_tower="both", history=(np.array([0]), np.array([1])))
+    net((tf.constant(users[:1]), tf.constant([[10]], tf.int64)))
+    P, H = net.product_embedding.embeddings.numpy(), net.history_embedding.embeddings.numpy()
+    U = net.user_embedding.embeddings.numpy()
+    assert not np.allclose(P, H) and not np.allclose(P[:4], U[:4])
+    R.set_seed(0)
+    again = R.TwoTower(users, products, dim=4, user_tower="both", history=(np.array([0]), np.array([1])))
+    again((tf.constant(users[:1]), tf.constant([[10]], tf.int64)))
+    assert np.array_equal(P, again.product_embedding.embeddings.numpy())  # and still seeded
+
+
 def test_sampling_distribution_mixes_uniform_and_popularity():
     pop = np.array([99.0, 0.0, 0.0, 0.0])  # counts + 1: 100, 1, 1, 1
     q = np.exp(R.sampling_log_q(4, "popularity", pop, uniform_share=0.5))

@@ -121,20 +121,22 @@ class TwoTower(keras.Model):
                                                      name="user_lookup")
         self.product_lookup = keras.layers.IntegerLookup(vocabulary=np.asarray(products, dtype=np.int64),
                                                          num_oov_indices=1, name="product_lookup")
-        init = keras.initializers.RandomNormal(stddev=self.init_std)
+        def init():  # one initializer per table: a reused Keras initializer draws the same values again
+            return keras.initializers.RandomNormal(stddev=self.init_std)
+
         self.uses_embedding = user_tower in ("embedding", "both")
         self.uses_history = user_tower in ("history", "both")
         if self.uses_embedding:
-            self.user_embedding = keras.layers.Embedding(n_users + 1, self.dim, embeddings_initializer=init,
+            self.user_embedding = keras.layers.Embedding(n_users + 1, self.dim, embeddings_initializer=init(),
                                                          name="user_embedding")
-        self.product_embedding = keras.layers.Embedding(n_products + 1, self.dim, embeddings_initializer=init,
+        self.product_embedding = keras.layers.Embedding(n_products + 1, self.dim, embeddings_initializer=init(),
                                                         name="product_embedding")
         self.product_bias = keras.layers.Embedding(n_products + 1, 1, embeddings_initializer="zeros",
                                                    name="product_bias", trainable=self.use_bias)
         if self.uses_history:
             if history is None:
                 raise ValueError(f"user_tower={user_tower!r} needs history=(user_rows, product_rows)")
-            self.history_embedding = keras.layers.Embedding(n_products + 1, self.dim, embeddings_initializer=init,
+            self.history_embedding = keras.layers.Embedding(n_products + 1, self.dim, embeddings_initializer=init(),
                                                             name="history_embedding")
             rows, cols = (np.asarray(a, dtype=np.int64) for a in history)
             order = np.argsort(rows, kind="stable")
