@@ -219,7 +219,9 @@ class ImplicitLibraryALS(_FactorModel):
         start = time.perf_counter()
         self._set_train(interactions)
         try:
-            from implicit.cpu.als import AlternatingLeastSquares
+            with warnings.catch_warnings():  # tqdm.auto warns in a notebook without ipywidgets
+                warnings.simplefilter("ignore")
+                from implicit.cpu.als import AlternatingLeastSquares
         except ImportError as exc:  # pragma: no cover - a platform without implicit's wheels
             raise ImportError("the implicit library is not installed: pip install implicit (coursekit's "
                               "ImplicitALS is the same model without it)") from exc
