@@ -199,9 +199,10 @@ def read_lastfm(folder: str | Path) -> LastfmData:
     return LastfmData(plays, artists, tags, friends, folder)
 
 
-def load_lastfm(source: str = "real", *, seed: int = 0, data_home=None, **sizes) -> LastfmData:
-    """Last.fm-2k: ``source="real"`` (downloaded on first use; the default) or ``"toy"`` (generated
-    in the same format by :func:`make_toy_lastfm`, ``sizes`` going to it)."""
+def load_lastfm(source: str = "toy", *, seed: int = 0, data_home=None, **sizes) -> LastfmData:
+    """Last.fm-2k: ``source="toy"`` (generated in the release's format by :func:`make_toy_lastfm`,
+    ``sizes`` going to it; the default, as for every data set) or ``"real"`` (downloaded on first
+    use)."""
     return load_verified("lastfm2k", source, read_lastfm, seed=seed, data_home=data_home, **sizes)
 
 
