@@ -256,3 +256,20 @@ def test_atomic_write_gives_the_usual_permissions(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]  # no temporary file left
+
+
+def test_toy_lastfm_is_the_release_format_with_the_toy_listening(tmp_path):
+    from coursekit.datasets.lastfm import FILES, TOP_ARTISTS, load_lastfm
+
+    data = load_lastfm("toy", seed=4, data_home=tmp_path, n_users=150, n_artists=300)
+    again = ds.toy_path("lastfm2k", seed=4, data_home=tmp_path, n_users=150, n_artists=300)
+    assert folder_digest(again) == folder_digest(ds.toy_path("lastfm2k", seed=4, data_home=tmp_path / "other",
+                                                             n_users=150, n_artists=300))  # same seed, same bytes
+    first = (again / FILES["user_artists"][0]).read_bytes().split(b"\r\n")[0]
+    assert first == b"userID\tartistID\tweight"  # header first, tabs, CRLF
+    assert (again / FILES["tags"][0]).read_bytes().count(b"\xe9") >= 1  # latin-1, as in the release
+    per_user = data.plays.groupby("user_id").size()
+    assert per_user.max() <= TOP_ARTISTS and data.plays["plays"].min() >= 1
+    assert set(data.plays["artist_id"]) <= set(data.artists["artist_id"])
+    pairs = set(zip(data.friends["user_id"], data.friends["friend_id"]))
+    assert pairs and all((b, a) in pairs for a, b in pairs)  # each friendship both ways

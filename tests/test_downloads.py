@@ -347,3 +347,120 @@ def test_fetch_archive_dataset_failures_leave_nothing(tmp_path, archive_set):
     with pytest.raises(DataError, match="checksum mismatch.*Fix: delete it"):
         ds.fetch("archset", data_home=home)
     assert not (home / "archset" / "ratings.csv").exists()
+
+
+# --------------------------------------------------------------------------- Last.fm-2k: a zip whose files are checked one by one
+
+def _lastfm_zip(tmp_path, files: dict[str, bytes], extra=(("readme.txt", b"HetRec 2011"),
+                                                          ("user_taggedartists.dat", b"userID\tartistID\r\n"))) -> bytes:
+    """The GroupLens zip's layout: the .dat files at the top, beside files the kit does not need."""
+    return _zip(tmp_path / "hetrec.zip", [*files.items(), *extra]).read_bytes()
+
+
+@pytest.fixture
+def lastfm_release(tmp_path_factory):
+    """{file name: bytes} of a toy Last.fm-2k release in the real format."""
+    from coursekit.datasets.lastfm import FILES, make_toy_lastfm
+
+    folder = tmp_path_factory.mktemp("lastfm_release")
+    make_toy_lastfm(folder, seed=1, n_users=60, n_artists=150)
+    return {name: (folder / name).read_bytes() for name, *_ in FILES.values()}
+
+
+@pytest.fixture
+def lastfm_spec(monkeypatch):
+    """The registered lastfm2k spec with its URL (and, for toy files, the sums) pointed elsewhere."""
+    import dataclasses
+
+    real = ds.get_spec("lastfm2k")
+
+    def make(url: str, files: dict[str, bytes] | None = None):
+        archive = real.files[0]
+        sums = archive.member_sha256 if files is None else tuple(
+            (name, hashlib.sha256(data).hexdigest()) for name, data in files.items())
+        spec = dataclasses.replace(real, files=(dataclasses.replace(archive, url=url, member_sha256=sums),))
+        monkeypatch.setitem(_registry._REGISTRY, spec.name, spec)
+        return spec
+    return make
+
+
+def test_lastfm_spec_is_the_grouplens_zip_with_per_file_sums():
+    spec = ds.get_spec("lastfm2k")
+    (archive,) = spec.files
+    assert archive.url == "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip"
+    assert archive.members == ("user_artists.dat", "artists.dat", "tags.dat", "user_friends.dat")
+    assert dict(archive.member_sha256).keys() == set(archive.members) and spec.downloadable
+
+
+def test_fetch_lastfm_checks_every_file_and_unpacks_only_the_kits(tmp_path, lastfm_release, lastfm_spec):
+    from coursekit.datasets.lastfm import read_lastfm
+
+    data = _lastfm_zip(tmp_path, lastfm_release)
+    home = tmp_path / "home"
+    with Server({"/hetrec.zip": data}) as srv:
+        lastfm_spec(f"{srv.url}/hetrec.zip", lastfm_release)
+        folder = ds.fetch("lastfm2k", data_home=home)
+        assert srv.hits["/hetrec.zip"] == 1
+        assert ds.fetch("lastfm2k", data_home=home) == folder and srv.hits["/hetrec.zip"] == 1  # no second download
+    assert listing(home) == ["lastfm2k", "lastfm2k/artists.dat", "lastfm2k/hetrec2011-lastfm-2k.zip",
+                             "lastfm2k/tags.dat", "lastfm2k/user_artists.dat", "lastfm2k/user_friends.dat"]
+    assert all((folder / name).read_bytes() == body for name, body in lastfm_release.items())
+    assert ds.verify("lastfm2k", data_home=home) == dict.fromkeys(lastfm_release, True)
+    assert read_lastfm(folder).plays["plays"].min() >= 1
+    # the files alone (copied in by hand, the archive deleted) are the data set: no network needed
+    (folder / "hetrec2011-lastfm-2k.zip").unlink()
+    lastfm_spec(f"http://127.0.0.1:{free_port()}/hetrec.zip", lastfm_release)
+    assert ds.real_path("lastfm2k", data_home=home) == folder
+
+
+def test_fetch_lastfm_command_line(tmp_path, lastfm_release, lastfm_spec, monkeypatch, capsys):
+    from coursekit.cli import main
+
+    data = _lastfm_zip(tmp_path, lastfm_release)
+    monkeypatch.setenv("COURSEKIT_DATA", str(tmp_path / "home"))
+    with Server({"/hetrec.zip": data}) as srv:
+        lastfm_spec(f"{srv.url}/hetrec.zip", lastfm_release)
+        assert main(["data", "fetch", "lastfm2k"]) == 0
+    assert capsys.readouterr().out.strip().endswith("lastfm2k")
+    assert main(["data", "verify", "lastfm2k"]) == 0
+    (tmp_path / "home" / "lastfm2k" / "tags.dat").write_bytes(b"tagID\ttagValue\r\n1\tchanged\r\n")
+    assert main(["data", "verify", "lastfm2k"]) == 1
+    assert "MISMATCH  tags.dat" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["changed file", "missing file", "truncated zip"])
+def test_fetch_lastfm_refuses_a_release_whose_files_differ(tmp_path, lastfm_release, lastfm_spec, damage):
+    files = dict(lastfm_release)
+    if damage == "changed file":
+        files["tags.dat"] = files["tags.dat"].replace(b"rock", b"rack", 1)
+    elif damage == "missing file":
+        del files["user_friends.dat"]
+    data = _lastfm_zip(tmp_path, files)
+    modes = {"/hetrec.zip": "truncate"} if damage == "truncated zip" else {}
+    home = tmp_path / "home"
+    expected = {"changed file": r"hetrec2011-lastfm-2k.zip: checksum mismatch of tags.dat: expected sha256 [0-9a-f]{64}, "
+                                r"got [0-9a-f]{64}; nothing was unpacked.*Fix: delete it",
+                "missing file": r"hetrec2011-lastfm-2k.zip: the archive has no member .user_friends.dat.",
+                "truncated zip": r"the transfer stopped after"}[damage]
+    with Server({"/hetrec.zip": data}, modes) as srv:
+        lastfm_spec(f"{srv.url}/hetrec.zip", lastfm_release)
+        with pytest.raises(DataError, match=expected):
+            ds.fetch("lastfm2k", data_home=home)
+    assert listing(home) == ["lastfm2k"]  # no file of a bad release, and the archive is gone too
+
+
+def test_the_real_lastfm_files_match_the_registered_sums(real_data_home, tmp_path, lastfm_spec):
+    """The sums in the registry are those of ../shared/data/lastfm2k/SHA256SUMS, and a zip of those
+    files goes through `fetch` with the registered sums (only the URL is local)."""
+    folder = real_data_home / "lastfm2k"
+    if not (folder / "SHA256SUMS").exists():
+        pytest.skip(f"no Last.fm-2k files in {real_data_home}")
+    sums = dict(reversed(line.split()) for line in (folder / "SHA256SUMS").read_text().splitlines() if line.strip())
+    assert dict(ds.get_spec("lastfm2k").files[0].member_sha256) == sums
+    release = {name: (folder / name).read_bytes() for name in sums}
+    data = _lastfm_zip(tmp_path, release)
+    with Server({"/hetrec.zip": data}) as srv:
+        lastfm_spec(f"{srv.url}/hetrec.zip")  # the registered sums
+        fetched = ds.fetch("lastfm2k", data_home=tmp_path / "home")
+    assert ds.verify("lastfm2k", data_home=tmp_path / "home") == dict.fromkeys(sums, True)
+    assert (fetched / "user_artists.dat").read_bytes() == release["user_artists.dat"]

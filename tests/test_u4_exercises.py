@@ -14,7 +14,7 @@ from coursekit.grading.delegation import MESSAGE
 from ._exercise_helpers import hidden_points
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "04_music_cf.ipynb"
-EXERCISES = ["u4.play_matrix", "u4.neighbours", "u4.knn_scores", "u4.paired_t"]
+EXERCISES = ["u4.play_matrix", "u4.neighbours", "u4.knn_scores", "u4.als_step", "u4.paired_t"]
 
 
 # --------------------------------------------------------------------------- independent good answers
@@ -50,8 +50,22 @@ def paired_t(a, b):
     return t, 2 * stats.t.sf(abs(t), len(d) - 1)
 
 
+def als_step(w, y, reg):
+    """Written apart from the package: per-user matrices by a gather and a segment sum."""
+    w = sp.csr_matrix(w)
+    f = y.shape[1]
+    rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+    yi = y[w.indices]
+    a = np.zeros((w.shape[0], f, f))
+    np.add.at(a, rows, w.data[:, None, None] * yi[:, :, None] * yi[:, None, :])
+    a += y.T @ y + reg * np.eye(f)
+    b = np.zeros((w.shape[0], f))
+    np.add.at(b, rows, (1 + w.data)[:, None] * yi)
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+
+
 GOOD = {"u4.play_matrix": play_matrix, "u4.neighbours": top_neighbours, "u4.knn_scores": knn_scores,
-        "u4.paired_t": paired_t}
+        "u4.als_step": als_step, "u4.paired_t": paired_t}
 
 
 def test_reference_solutions_pass():
@@ -62,7 +76,7 @@ def test_reference_solutions_pass():
 
 def test_points_and_declarations():
     assert {e: get_exercise(e).points for e in EXERCISES} == {
-        "u4.play_matrix": 2, "u4.neighbours": 3, "u4.knn_scores": 2, "u4.paired_t": 2}
+        "u4.play_matrix": 4, "u4.neighbours": 4, "u4.knn_scores": 3, "u4.als_step": 4, "u4.paired_t": 3}
 
 
 # --------------------------------------------------------------------------- write it yourself
@@ -97,6 +111,12 @@ def via_user_knn(x, idx, sim):
     return model.score(np.arange(x.shape[0]))
 
 
+def via_als_solve(w, y, reg):
+    from coursekit.models.mf import als_solve
+
+    return als_solve(w, y, reg)
+
+
 def via_paired_t_test(a, b):
     from coursekit.stats import paired_t_test
 
@@ -119,6 +139,7 @@ def via_ttest_1samp(a, b):
     ("u4.neighbours", via_cosine_neighbours),
     ("u4.neighbours", via_top_k),
     ("u4.knn_scores", via_user_knn),
+    ("u4.als_step", via_als_solve),
     ("u4.paired_t", via_paired_t_test),
     ("u4.paired_t", via_ttest_rel),
     ("u4.paired_t", via_ttest_1samp),
@@ -237,7 +258,7 @@ def test_later_cells_never_need_an_unfinished_exercise():
         if match:
             names = {n.name for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)}
             exercises[match.group(1)] = (i, names)
-    assert set(exercises) == {"u4.play_matrix", "u4.neighbours", "u4.knn_scores", "u4.paired_t"}
+    assert set(exercises) == set(EXERCISES)
     for exercise, (start, names) in exercises.items():
         for i, src in code:
             if i <= start:
@@ -278,17 +299,29 @@ def _last_count(df):
     return play_matrix(df.drop_duplicates(["user_id", "artist_id"], keep="last"))
 
 
+def _als_without_reg(w, y, reg):
+    return als_step(w, y, 0.0)
+
+
+def _dense_pivot(df):  # the seed's pitfall: a dense users x artists table first
+    table = df.pivot_table(index="user_id", columns="artist_id", values="plays", aggfunc="sum", fill_value=0)
+    return sp.csr_matrix(table.to_numpy(float)), table.index.to_numpy(), table.columns.to_numpy()
+
+
 @pytest.mark.parametrize("exercise, name, answer, expected", [
-    ("u4.play_matrix", "play_matrix", play_matrix, 2),
-    ("u4.play_matrix", "play_matrix", _first_seen_order, 1),
+    ("u4.play_matrix", "play_matrix", play_matrix, 4),
+    ("u4.play_matrix", "play_matrix", _first_seen_order, 2),  # fails the check and the sorted text ids
     ("u4.play_matrix", "play_matrix", lambda df: (play_matrix(df)[0].toarray(),) + play_matrix(df)[1:], 1),
-    ("u4.play_matrix", "play_matrix", _last_count, 0),
-    ("u4.neighbours", "top_neighbours", top_neighbours, 3),
+    ("u4.play_matrix", "play_matrix", _dense_pivot, 3),  # right numbers, a dense table on the way
+    ("u4.play_matrix", "play_matrix", _last_count, 1),
+    ("u4.neighbours", "top_neighbours", top_neighbours, 4),
     ("u4.neighbours", "top_neighbours", _unsorted_neighbours, 2),
     ("u4.neighbours", "top_neighbours", _with_self, 1),
-    ("u4.knn_scores", "knn_scores", knn_scores, 2),
+    ("u4.knn_scores", "knn_scores", knn_scores, 3),
     ("u4.knn_scores", "knn_scores", lambda x, idx, sim: x.toarray()[idx].sum(axis=1), 1),
-    ("u4.paired_t", "paired_t", paired_t, 2),
+    ("u4.als_step", "als_step", als_step, 4),
+    ("u4.als_step", "als_step", _als_without_reg, 1),
+    ("u4.paired_t", "paired_t", paired_t, 3),
     ("u4.paired_t", "paired_t", lambda a, b: (paired_t(a, b)[0], paired_t(a, b)[1] / 2), 1),
     ("u4.paired_t", "paired_t", lambda a, b: stats.ttest_rel(a, b)[:2], 0),
 ])

@@ -91,3 +91,48 @@ def test_min_share_is_the_seeds_positive_rule():
 def test_min_share_must_be_a_share():
     with pytest.raises(ValueError, match="min_share"):
         TwoTowerModel(min_share=1.5).fit(_with_counts())
+
+
+@pytest.mark.parametrize("settings", [dict(loss="softmax", user_input="history"), dict(loss="softmax", hidden=0),
+                                      dict(loss="bpr", user_input="history", weighting="log")],
+                         ids=["softmax-history", "softmax-id-no-mlp", "bpr-history"])
+def test_losses_and_towers_learn_the_groups(tiny, settings):
+    settings = {**dict(dim=8, hidden=16, epochs=30, batch_size=32, learning_rate=0.05, patience=30, seed=1), **settings}
+    m = TwoTowerModel(**settings).fit(tiny)
+    recs = m.recommend(tiny.user_ids, n=5)
+    assert (recs // 20 == (tiny.user_ids % 2)[:, None]).mean() > 0.8  # chance: 0.5
+    again = TwoTowerModel(**settings).fit(tiny)
+    np.testing.assert_array_equal(m.user_vectors_, again.user_vectors_)  # seeded, dropout included
+
+
+def test_history_tower_reads_the_history_and_its_dropout(tiny):
+    from coursekit.models.torch_two_tower import HistoryTower
+
+    tower = HistoryTower(tiny.matrix.tocsr(), dim=4, hidden=0)
+    users = torch.arange(3)
+    row = tiny.matrix[0].tocsr()
+    w = np.log1p(row.data) / np.log1p(row.data).sum()
+    expected = w @ tower.embedding.weight.detach().numpy()[row.indices]
+    np.testing.assert_allclose(tower(users)[0].detach().numpy(), expected, rtol=1e-5)
+    gen = torch.Generator().manual_seed(0)
+    dropped = tower(users, dropout=0.5, generator=gen).detach().numpy()
+    assert np.isfinite(dropped).all() and not np.allclose(dropped[0], expected)
+
+
+def test_early_stopping_on_a_given_validation_table(tiny):
+    valid = pd.DataFrame({"user_id": tiny.user_ids[:40], "item_id": 20 * (tiny.user_ids[:40] % 2) + 3})
+    valid = valid[np.asarray(tiny.matrix[np.arange(40), tiny.item_index(valid["item_id"])]).ravel() == 0]
+    capped = TwoTowerModel(dim=8, hidden=0, loss="softmax", epochs=2, batch_size=32, learning_rate=0.01,
+                           patience=5).fit(tiny, valid=valid)
+    assert capped.stopped_at_cap_ and len(capped.history_) == 2  # validation may still improve: raise the cap
+    stopped = TwoTowerModel(dim=8, hidden=0, loss="softmax", epochs=200, batch_size=32, learning_rate=0.05,
+                            patience=3).fit(tiny, valid=valid)
+    assert not stopped.stopped_at_cap_ and len(stopped.history_) == stopped.best_epoch_ + 3 < 200
+    hr = [h["valid_hr"] for h in stopped.history_]
+    assert hr[stopped.best_epoch_ - 1] == max(hr)  # the best epoch's weights are kept
+    assert stopped.n_positives_ == tiny.nnz  # nothing held out of the training pairs
+    with pytest.raises(ValueError, match="no column 'item_id'"):
+        TwoTowerModel(epochs=1).fit(tiny, valid=valid.rename(columns={"item_id": "artist"}))
+    with pytest.raises(ValueError, match="user_input"):
+        TwoTowerModel(user_input="age").fit(tiny)
+    assert TwoTowerModel().set_params(loss="bpr").get_params()["loss"] == "bpr"

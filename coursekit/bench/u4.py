@@ -8,7 +8,13 @@ user. The seed's approach only fits a subsample in memory; the ratio compares ti
 Without the real data in the data home (``COURSEKIT_DATA``) the rows run on toy data of the
 real size and say so.
 
-A third row times the two-tower model's positive pairs under the seed's rule (an artist is a
+Two rows time matrix factorisation on the play counts (Last.fm-2k when it is in the data home, else
+toy 30Music counts): the exact ALS step for every user at once (:func:`~coursekit.models.mf.als_solve`,
+one sparse product and a batched solve) beside the per-user loop of the normal equations, and a
+whole ALS fit of the kit (conjugate gradient, vectorised NumPy) with ``implicit``'s time (Cython)
+in the note.
+
+A further row times the two-tower model's positive pairs under the seed's rule (an artist is a
 positive when it has at least 10 % of the user's plays) on toy 30Music play counts: the kit's
 :func:`~coursekit.interactions.row_shares` on the sparse matrix against the seed's ``create_sample``
 loop over per-user ``Counter`` dicts (which also computes, per user, the set of artists not played to
@@ -102,6 +108,43 @@ def _positives_row(quick: bool) -> Row:
                                         f"count * (1 / total) can miss); reference: the seed's create_sample loop")
 
 
+def _play_counts():
+    """(Interactions of play counts, label): Last.fm-2k from the data home, else toy 30Music counts."""
+    from ..datasets import real_path
+    from ..datasets.listening import load_listening
+    from ..errors import DataError
+    from ..interactions import Interactions
+
+    try:
+        real_path("lastfm2k", download_if_missing=False)  # never download in a benchmark
+        data, label = load_listening("lastfm"), "Last.fm-2k"
+    except DataError:
+        data, label = load_listening("toy"), "toy 30Music"
+    inter = Interactions.from_frame(data.counts, "user_id", "artist_id", "plays")
+    return inter, f"{inter.n_users:,} users x {inter.n_items:,} artists ({label})"
+
+
+def _als_rows(quick: bool) -> list[Row]:
+    from ..grading.exercises.u4 import als_reference
+    from ..models.mf import ImplicitALS, ImplicitLibraryALS, als_solve, confidence
+
+    inter, size = _play_counts()
+    w = confidence(inter.matrix)
+    y = np.random.default_rng(0).normal(0, 0.1, (inter.n_items, 16))
+    x, kit_s, peak = measure(als_solve, w, y, 1.0, repeat=1 if quick else 3)
+    ref, ref_s = timed(als_reference, w, y, 1.0)
+    assert np.allclose(x, ref, atol=1e-6), "the batched ALS step and the per-user loop disagree"
+    rows = [Row("u4", "ALS step, every user (f = 16)", size, kit_s, ref_s, peak,
+                note="batched normal equations (one sparse product, one stacked solve) vs a loop over users")]
+    iterations = 5 if quick else 15
+    kit, fit_s, fit_peak = measure(ImplicitALS(factors=64, iterations=iterations).fit, inter)
+    lib, lib_s = timed(ImplicitLibraryALS(factors=64, iterations=iterations).fit, inter)
+    rows.append(Row("u4", f"ALS fit, 64 factors, {iterations} sweeps", size, fit_s, None, fit_peak,
+                    note=f"kit: conjugate gradient in NumPy; implicit 0.7 (Cython, the reference model) took "
+                         f"{lib_s:.2f} s for the same sweeps"))
+    return rows
+
+
 def run(quick: bool = False) -> list[Row]:
     from ..interactions import Interactions
     from ..models.knn import UserKNN
@@ -123,6 +166,7 @@ def run(quick: bool = False) -> list[Row]:
     size = f"{train.n_users:,} users x {train.n_items:,} items ({source})"
     per = 1000  # report time per 1,000 users so the kit's figure is readable
     return [
+        *_als_rows(quick),
         _positives_row(quick),
         Row("u4", "user-kNN fit (k=300, all users)", size, fit_s, None, fit_peak,
             note=f"sparse cosine neighbours in user batches; HR@10 on valid {hr:.4f}"),

@@ -227,12 +227,15 @@ def extract_archive(
     target: str | os.PathLike,
     *,
     members: Iterable[str] | None = None,
+    check=None,
 ) -> list[Path]:
     """Unpack ``archive`` into the folder ``target``; return the paths of the files written.
 
     ``members`` limits the extraction to these names (a folder name takes everything under it);
     by default everything is unpacked. Files already in ``target`` with the same names are
-    replaced; other files in ``target`` are left alone.
+    replaced; other files in ``target`` are left alone. ``check(folder)``, when given, is called
+    with the temporary folder holding the unpacked files before anything moves into ``target``
+    (to verify checksums, say); an exception it raises leaves ``target`` untouched.
 
     Raises :class:`~coursekit.DataError` naming the archive and the member when a member would land
     outside ``target`` (absolute path, ``..``, a link pointing outside, a hard link to something
@@ -282,6 +285,8 @@ def extract_archive(
                 f"the archive is corrupt or cut short ({type(exc).__name__}: {said})", path=archive,
                 fix="delete it and download it again",
             ) from None
+        if check is not None:
+            check(tmp)
         written = _files_under(tmp)
         if target.exists():
             _move_into(tmp, target)

@@ -29,6 +29,11 @@ class RemoteFile:
     kept, so :func:`verify` can still check it). ``members`` names the files or folders to unpack
     (all when empty; a non-empty list implies ``extract``); they must all be present for the file to
     count as there, so a data set placed by hand as an archive is unpacked on the next use.
+
+    ``member_sha256`` ((member, sha256) pairs) checks each unpacked member instead of (or beside)
+    the archive: a release whose archive has no published checksum but whose files do. Then the
+    members are the data: they count as there without the archive (copied in by hand, say), and a
+    member whose sha256 differs is never moved into the data set folder.
     """
 
     name: str
@@ -37,13 +42,17 @@ class RemoteFile:
     extract: bool = False
     members: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # other names the same content is shared under (another layout)
+    member_sha256: tuple[tuple[str, str], ...] = ()
 
     @property
     def unpacks(self) -> bool:
         return self.extract or bool(self.members)
 
     def found(self, folder: Path) -> str | None:
-        """The name this file has in ``folder`` (``name`` first, then its aliases), or None."""
+        """The name this file has in ``folder`` (``name`` first, then its aliases), or None. For an
+        archive whose members are checked one by one, the members alone count."""
+        if self.member_sha256 and all((folder / m).exists() for m in self.members):
+            return self.name
         if all((folder / m).exists() for m in self.members):
             for candidate in (self.name, *self.aliases):
                 if (folder / candidate).exists():
@@ -96,7 +105,7 @@ def register(spec: DatasetSpec) -> DatasetSpec:
 
 def _load_all() -> None:
     # Each data set module registers its spec on import; import them all once.
-    from . import amazon, art, asos, music30, ugallery  # noqa: F401
+    from . import amazon, art, asos, lastfm, music30, ugallery  # noqa: F401
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -168,13 +177,25 @@ def _unpack(spec: DatasetSpec, f: RemoteFile, folder: Path, *, downloaded: bool)
             fix=f"delete it and run `coursekit data fetch {spec.name}`, or download {f.url} again",
         )
     try:
-        extract_archive(archive, folder, members=f.members or None)
-        lacking = [m for m in f.members if not (folder / m).exists()]
-        if lacking:
-            raise DataError(
-                f"the archive has no {', '.join(lacking)}", path=archive,
-                fix="the release changed: check the data set's homepage",
-            )
+        lacking = []
+
+        def check_members(unpacked: Path) -> None:  # before anything is moved into the folder
+            lacking.extend(m for m in f.members if not (unpacked / m).exists())
+            if lacking:
+                raise DataError(
+                    f"the archive has no {', '.join(lacking)}", path=archive,
+                    fix="the release changed: check the data set's homepage",
+                )
+            for member, expected in f.member_sha256:
+                got = sha256_of(unpacked / member)
+                if got != expected.lower():
+                    raise DataError(
+                        f"checksum mismatch of {member}: expected sha256 {expected}, got {got}; nothing was "
+                        "unpacked", path=archive,
+                        fix=f"delete it and run `coursekit data fetch {spec.name}` (or download {f.url} again)",
+                    )
+
+        extract_archive(archive, folder, members=f.members or None, check=check_members)
     except DataError:
         if downloaded:
             archive.unlink(missing_ok=True)
@@ -197,6 +218,9 @@ def verify(name: str, data_home=None) -> dict[str, bool]:
         path = folder / f.name
         if f.sha256 and path.exists():
             result[f.name] = sha256_of(path) == f.sha256
+        for member, expected in f.member_sha256:
+            if (folder / member).exists():
+                result[member] = sha256_of(folder / member) == expected.lower()
     return result
 
 

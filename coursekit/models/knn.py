@@ -23,7 +23,7 @@ from ..interactions import Interactions, scale_counts
 from ..ranking import mask_items, top_k
 
 __all__ = ["Popularity", "UserKNN", "ItemKNN", "sparse_top_k", "fill_by_order", "popularity_tie_break",
-           "cosine_neighbours"]
+           "cosine_neighbours", "dense_top_n", "similar_by_vectors"]
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -94,6 +94,45 @@ def sparse_top_k(scores: sp.csr_matrix, k: int, tie_break: np.ndarray | None = N
         idx_out[rows, :kk] = got
         val_out[rows, :kk] = raw
     return idx_out, val_out
+
+
+def dense_top_n(scores: np.ndarray, n: int, exclude: sp.spmatrix | None = None,
+                tie_break: np.ndarray | None = None) -> np.ndarray:
+    """The ``n`` best columns of each row of dense ``scores``, best first, without the items stored
+    in ``exclude`` (CSR of the same shape): int64 (n_rows, n), ``-1`` where a row runs out.
+
+    The rankings of ``ranking.top_k(mask_items(scores, exclude), n, tie_break=...)`` (ties broken
+    by ``tie_break`` at a scale below any score gap), with one copy of the scores instead of four:
+    factor models score every item, so this is their hot path.
+    """
+    s = np.array(scores, dtype=np.float64)
+    n_rows, n_items = s.shape
+    n = int(min(n, n_items))
+    if tie_break is not None and s.size:
+        spread = max(float(np.abs(s).max()), 1e-12)
+        s += (np.asarray(tie_break, dtype=np.float64) * (1e-9 * spread))[None, :]
+    if exclude is not None:
+        ex = sp.csr_matrix(exclude)
+        s[np.repeat(np.arange(n_rows), np.diff(ex.indptr)), ex.indices] = -np.inf
+    if n <= 0:
+        return np.empty((n_rows, 0), np.int64)
+    part = np.argpartition(s, n_items - n, axis=1)[:, n_items - n:]  # the n largest, in no order
+    vals = np.take_along_axis(s, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    idx[~np.isfinite(np.take_along_axis(vals, order, axis=1))] = -1
+    return idx
+
+
+def similar_by_vectors(vectors: np.ndarray, interactions: Interactions, item_ids, n: int = 10) -> np.ndarray:
+    """ORIGINAL ids (len(item_ids), n) of the items whose rows of ``vectors`` (n_items, f) have the
+    largest cosine with those of ``item_ids`` (the item itself left out): similar items of a
+    factor or embedding model."""
+    cols = interactions.item_index(item_ids)
+    v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    s = v[cols] @ v.T
+    s[np.arange(len(cols)), cols] = -np.inf
+    return interactions.item_ids[top_k(s, n)[0]]
 
 
 def fill_by_order(lists: np.ndarray, order: np.ndarray, exclude: sp.csr_matrix | None) -> np.ndarray:
