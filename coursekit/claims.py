@@ -59,6 +59,7 @@ class Claim:
     holds: bool | None  # None: not checked on this data (see skip_claim)
     strict: bool
     reason: str = ""
+    test: dict | None = None  # statistical claims: {"p": the p-value decided on, "alpha": the level}
 
     def as_text(self) -> str:
         if self.holds is None:
@@ -116,7 +117,7 @@ def _strict() -> bool:
     return _data_source() == "toy"
 
 
-def claim(condition, statement: str, *, _statistical: bool = False) -> None:
+def claim(condition, statement: str, *, _statistical: bool = False, _test: dict | None = None) -> None:
     """State a measured result: show "✓ statement" when ``condition`` holds.
 
     ``statement`` is an f-string that shows the numbers the condition compares. When the condition
@@ -132,7 +133,7 @@ def claim(condition, statement: str, *, _statistical: bool = False) -> None:
     except (TypeError, ValueError) as exc:  # e.g. a whole array: ambiguous truth value
         raise TypeError(f"claim(condition, statement): the condition must be one true/false value, "
                         f"got {type(condition).__name__} ({exc})") from None
-    result = Claim(" ".join(statement.split()), holds, _strict())
+    result = Claim(" ".join(statement.split()), holds, _strict(), test=_test)
     _counts["total"] += 1
     _counts["statistical"] += bool(_statistical)
     if not holds:
@@ -200,7 +201,8 @@ def claim_better(a, b, statement: str, *, test: str = "t", alpha: float = 0.05, 
 
     _check_statement(statement)
     result = paired_comparison(a, b, test=test, level=1 - alpha, over=over, n_boot=n_boot, seed=seed)
-    claim(result.better(alpha, higher_is_better), _joined(statement, result.describe(digits)), _statistical=True)
+    claim(result.better(alpha, higher_is_better), _joined(statement, result.describe(digits)), _statistical=True,
+          _test={"p": result.p, "alpha": alpha})
     return result
 
 
@@ -217,7 +219,8 @@ def claim_similar(a, b, margin: float, statement: str, *, alpha: float = 0.05, o
 
     _check_statement(statement)
     result = equivalence_test(a, b, margin, alpha=alpha, over=over, kind="similar")
-    claim(result.holds(), _joined(statement, result.describe(digits)), _statistical=True)
+    claim(result.holds(), _joined(statement, result.describe(digits)), _statistical=True,
+          _test={"p": result.p_value, "alpha": alpha})
     return result
 
 
@@ -234,7 +237,8 @@ def claim_not_better(a, b, margin: float, statement: str, *, alpha: float = 0.05
         result = equivalence_test(a, b, margin, alpha=alpha, over=over, kind="not_better")
     else:
         result = equivalence_test(b, a, margin, alpha=alpha, over=over, kind="not_better")
-    claim(result.holds(), _joined(statement, result.describe(digits)), _statistical=True)
+    claim(result.holds(), _joined(statement, result.describe(digits)), _statistical=True,
+          _test={"p": result.p_value, "alpha": alpha})
     return result
 
 
@@ -284,7 +288,7 @@ class Comparisons:
         if result is None:
             raise KeyError(f"({a!r}, {b!r}) is not one of the pairs compared: {self.pairs}")
         claim(result.better(self.alpha, higher_is_better), _joined(statement, result.describe(digits)),
-              _statistical=True)
+              _statistical=True, _test={"p": result.p, "alpha": self.alpha})
         return result
 
 
@@ -303,6 +307,8 @@ def _show(result: Claim) -> None:
         meta = {"statement": result.statement, "holds": result.holds}
         if result.holds is None:
             meta["reason"] = result.reason
+        if result.test:
+            meta.update(result.test)
         display({"text/plain": result.as_text(), "text/html": result.as_html()}, raw=True,
                 metadata={METADATA_KEY: meta})
     else:

@@ -117,3 +117,32 @@ def test_a_page_without_its_data_block_is_a_clear_error(tmp_path):
     path.write_text("<!-- coursekit-results {not json} -->", encoding="utf-8")
     with pytest.raises(DataError, match="not valid JSON"):
         read_results_page(path)
+
+
+def test_a_borderline_test_may_flip_elsewhere_and_the_page_says_so(tmp_path):
+    old = {"records": {"p_value/a_vs_b": 0.048}, "claims": [{"statement": "a beats b", "holds": True, "p": 0.048,
+                                                             "alpha": 0.05}]}
+    flipped = {"records": {"p_value/a_vs_b": 0.052}, "claims": [{"statement": "a beats b", "holds": False, "p": 0.052,
+                                                                 "alpha": 0.05}]}
+    assert compare_results(old, flipped) == []
+    clear = {"records": {"p_value/a_vs_b": 0.001}, "claims": [{"statement": "a beats b", "holds": True, "p": 0.001,
+                                                               "alpha": 0.05}]}
+    lost = {"records": {"p_value/a_vs_b": 0.3}, "claims": [{"statement": "a beats b", "holds": False, "p": 0.3,
+                                                            "alpha": 0.05}]}
+    assert len(compare_results(clear, lost)) == 2  # a clear verdict that changes is a failure
+    page = results_page("04", "lastfm", "04_music_cf.ipynb", old["records"], old["claims"])
+    assert "*(borderline: p within a factor of two of the level)*" in page
+
+
+def test_statistical_claims_carry_their_p_value_into_the_notebook(tmp_path):
+    from coursekit.notebooks import execute_notebook
+    from coursekit.results import notebook_claims
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import numpy as np, coursekit\ncoursekit.start_notebook('x.ipynb', data_source='real')\n"
+        "r = np.random.default_rng(0); b = r.random(200)\n"
+        "coursekit.claim_better(b + 0.1 + r.normal(0, 0.1, 200), b, 'a beats b')\ncoursekit.claim(True, 'plain')")])
+    run, _ = execute_notebook(nb, cwd=tmp_path, env={"COURSEKIT_RECORD": ""})
+    claims = notebook_claims(run)
+    assert claims[0]["holds"] is True and claims[0]["p"] < 1e-6 and claims[0]["alpha"] == 0.05
+    assert "p" not in claims[1]

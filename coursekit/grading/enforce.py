@@ -1,7 +1,8 @@
 """What an exercise's text forbids, measured: Python loops and needless copies.
 
 Hidden tests enforce "no Python loop over the dimensions", "no table of every pair" with two
-measurements that do not depend on how loaded the machine is (a timing would):
+measurements that do not depend on how loaded the machine is (a timing would), and a reading of
+the code:
 
 - :func:`python_steps`: how many lines of the student's own code run, and how many calls it
   makes, while an answer handles an input. A whole-array answer takes a fixed handful of steps
@@ -9,6 +10,9 @@ measurements that do not depend on how loaded the machine is (a timing would):
   a size with a bound well below n.
 - :func:`peak_memory`: the most memory a call held at once (``tracemalloc``: NumPy's buffers and
   Python objects), so a second copy of the data or a positives x negatives table shows.
+- :func:`python_loops`: the Python loops written in a function's own source (``for``, ``while``,
+  comprehensions, ``iterrows``, ``apply``, ``map`` of a function, ``np.vectorize``), for the
+  visible check to name the line.
 
 Student code is told apart from library code as the write-it-yourself guard does it
 (:func:`coursekit.grading.delegation._is_student_frame`).
@@ -16,13 +20,16 @@ Student code is told apart from library code as the write-it-yourself guard does
 
 from __future__ import annotations
 
+import ast
+import inspect
 import sys
+import textwrap
 
 import numpy as np
 
 from .delegation import _is_student_frame
 
-__all__ = ["peak_memory", "python_steps"]
+__all__ = ["assert_no_python_loop", "peak_memory", "python_loops", "python_steps"]
 
 
 def python_steps(func, *args, **kwargs):
@@ -88,3 +95,37 @@ def peak_memory(fn, *args, **kwargs):
         if not was_tracing:
             tracemalloc.stop()
     return result, peak
+
+
+_LOOP_NODES = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_LOOP_CALLS = {"iterrows", "itertuples", "iteritems", "apply", "applymap", "vectorize"}
+
+
+def python_loops(fn) -> list[str]:
+    """The Python loops in ``fn``'s own source: ``for``/``while`` statements, comprehensions and
+    calls that loop in Python for you (``iterrows``, ``apply``, ``map`` of a function, ``np.vectorize``), as
+    "line: code" strings. Empty when there is none, or when the source cannot be read."""
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return []
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(tree):
+        loop = isinstance(node, _LOOP_NODES)
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            # map: the builtin, or a pandas map of a Python function (a map of a dict is a look-up)
+            mapped = name == "map" and (isinstance(f, ast.Name) or any(isinstance(a, ast.Lambda) for a in node.args))
+            loop = name in _LOOP_CALLS or mapped
+        if loop:
+            found.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
+    return sorted(set(found), key=lambda s: int(s.split(":")[0][5:]))
+
+
+def assert_no_python_loop(fn, what: str) -> None:
+    loops = python_loops(fn)
+    assert not loops, (f"no Python loop over {what}: use array operations instead ({loops[0]}"
+                       f"{'' if len(loops) == 1 else f', and {len(loops) - 1} more'})")

@@ -141,7 +141,8 @@ class _Course:
             questions = parse_questions(filled, path.name)
         except (PartsError, QuestionError) as exc:
             raise DataError(str(exc), path=path, fix="see docs/AUTHORING.md, 'Exercises and grading'") from None
-        return cls(path, raw, nb, specs, questions, release_notebook(nb, path.name), guard_config(nb, specs))
+        released = release_notebook(nb, path.name, Path(solutions).resolve().parent / RESULTS_DIR)
+        return cls(path, raw, nb, specs, questions, released, guard_config(nb, specs))
 
 
 # --------------------------------------------------------------------------- score one run

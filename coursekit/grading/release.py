@@ -68,14 +68,17 @@ def student_source(source: str, cell_type: str, where: str = "cell") -> str:
     return source
 
 
-def release_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+def release_notebook(solution: nbformat.NotebookNode, name: str = "notebook",
+                     results_dir: str | Path | None = None) -> nbformat.NotebookNode:
     """The student notebook for one solution notebook (a new object; the input is unchanged).
     Placeholders in what students see (``{{name:.3f}}``, :mod:`coursekit.glue`) show the figures
-    of the solution's stored run."""
+    of the solution's stored run, and ``{{data::name}}`` those of its results page in
+    ``results_dir`` (``docs/results`` beside the solutions, when ``release`` is given the folder)."""
     from ..glue import fill_notebook
 
     nb = nbformat.from_dict(nbformat.reads(nbformat.writes(solution), as_version=4))
-    nb = fill_notebook(nb, missing="mark")
+    unit = name[:2] if name[:2].isdigit() else None
+    nb = fill_notebook(nb, missing="mark", results_dir=results_dir, unit=unit)
     for index, cell in enumerate(nb.cells):
         cell.source = student_source(cell.source, cell.cell_type, f"{name}, cell {index}")
         if cell.cell_type == "code":
@@ -122,8 +125,11 @@ def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool
     sources = sorted(solutions_dir.glob("[0-9][0-9]_*.ipynb"))
     if only:
         sources = [s for s in sources if s.name in only or s.name[:2] in only]
+    from ..results import RESULTS_DIR
+
+    results_dir = solutions_dir.resolve().parent / RESULTS_DIR
     for src in sources:
-        student = dumps(release_notebook(nbformat.read(src, as_version=4), src.name))
+        student = dumps(release_notebook(nbformat.read(src, as_version=4), src.name, results_dir))
         dest = notebooks_dir / src.name
         current = dest.read_text(encoding="utf-8") if dest.exists() else None
         if current == student:

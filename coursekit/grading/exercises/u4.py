@@ -10,16 +10,13 @@ exercise fails with "write it yourself". Expected values are computed here with 
 scipy for the t-test), never with the student's code.
 
 The texts of the exercises forbid Python loops (and, for the play matrix, a dense matrix): the
-visible checks read the student's function for loops (:func:`python_loops`) and the hidden parts
-also measure memory (:func:`peak_mib`), so an answer that builds the matrix with ``iterrows`` or a
+visible checks read the student's function for loops
+(:func:`coursekit.grading.enforce.python_loops`) and the hidden parts also measure memory, so an answer that builds the matrix with ``iterrows`` or a
 dense ``pivot_table`` loses points even though its numbers are right.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
-import textwrap
 
 import numpy as np
 import pandas as pd
@@ -27,58 +24,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ..checks import exercise
-
-_LOOP_NODES = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_LOOP_CALLS = {"iterrows", "itertuples", "iteritems", "apply", "applymap", "vectorize"}
-
-
-def python_loops(fn) -> list[str]:
-    """The Python loops in ``fn``'s own source: ``for``/``while`` statements, comprehensions and
-    calls that loop in Python for you (``iterrows``, ``apply``, ``map`` of a function, ``np.vectorize``), as
-    "line: code" strings. Empty when there is none, or when the source cannot be read."""
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return []
-    lines = source.splitlines()
-    found = []
-    for node in ast.walk(tree):
-        loop = isinstance(node, _LOOP_NODES)
-        if isinstance(node, ast.Call):
-            f = node.func
-            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
-            # map: the builtin, or a pandas map of a Python function (a map of a dict is a look-up)
-            mapped = name == "map" and (isinstance(f, ast.Name) or any(isinstance(a, ast.Lambda) for a in node.args))
-            loop = name in _LOOP_CALLS or mapped
-        if loop:
-            found.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
-    return sorted(set(found), key=lambda s: int(s.split(":")[0][5:]))
-
-
-def assert_no_python_loop(fn, what: str) -> None:
-    loops = python_loops(fn)
-    assert not loops, (f"no Python loop over {what}: use array operations instead ({loops[0]}"
-                       f"{'' if len(loops) == 1 else f', and {len(loops) - 1} more'})")
-
-
-def peak_mib(fn, *args) -> float:
-    """Peak memory (MiB) that ``fn(*args)`` allocates above what was in use before, traced by
-    ``tracemalloc`` (NumPy, SciPy and pandas report their arrays to it)."""
-    import tracemalloc
-
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    before = tracemalloc.get_traced_memory()[0]
-    try:
-        fn(*args)
-        return (tracemalloc.get_traced_memory()[1] - before) / 2**20
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
-
+from ..enforce import assert_no_python_loop
 
 def _rng():
     return np.random.default_rng(404)

@@ -13,7 +13,7 @@ REVIEW = [
     (re.compile(r"\bsettrace\b|\bsetprofile\b|\baddaudithook\b|sys\s*\.\s*audit\b"), "interpreter hooks"),
     (re.compile(r"input_transformers|ast_transformers|\bevents\s*\.\s*register\b|display_pub\b|"
                 r"\bdisplayhook\b"), "IPython internals"),
-    (re.compile(r"coursekit\s*\.\s*grading|coursekit_hidden|\b_ck_|\b_ih\b|\b_i\d+\b|\bIn\s*\["),
+    (re.compile(r"coursekit\s*\.\s*grading(?!\s*\.\s*enforce\b)|coursekit_hidden|\b_ck_|\b_ih\b|\b_i\d+\b|\bIn\s*\["),
      "the grader or the input history"),
     (re.compile(r"/proc\b|\bos\s*\.\s*(kill|killpg|fork|_exit)\b|\bsignal\s*\.|\bsubprocess\b|\bsocket\b"),
      "processes or the network"),
