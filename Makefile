@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.coursekit-installed
 PYTEST_ARGS ?=
+# make test runs on this many pytest-xdist workers (each module, and the notebooks, whole in one)
+TEST_WORKERS ?= 2
 # Optional: a PyTorch wheel index, e.g. https://download.pytorch.org/whl/cpu for the small CPU build on Linux.
 TORCH_INDEX ?=
 
@@ -29,7 +31,8 @@ test: $(STAMP)
 	@bash .ci/install-browser
 	@bash .ci/install-system
 	COURSEKIT_STRICT_CHECKS=1 $(BIN)/python -m pytest tests solutions \
-		--nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+		--nbval-lax --nbval-current-env -p no:cacheprovider \
+		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## test-fast: unit tests only (no notebooks)
 test-fast: $(STAMP)

@@ -118,8 +118,11 @@ def execute_notebook(
         nb = nb_or_path
     extra = {ENV_NOTEBOOK: name or "notebook.ipynb", "TF_CPP_MIN_LOG_LEVEL": "3",
              "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
+    # the kernel gets its own environment: os.environ is never changed, so two notebooks run
+    # from two threads (the grader's --jobs) cannot swap each other's variables
+    kernel_env = {k: v for k, v in {**os.environ, **extra}.items() if v is not None}
     start = time.perf_counter()
-    with kernel_session() as session, _environ(**extra):
+    with kernel_session(env={k: str(v) for k, v in kernel_env.items()}) as session:
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors, record_timing=False,
             resources={"metadata": {"path": str(cwd or ".")}}, kernel_manager_class=session.kernel_manager_class,

@@ -114,3 +114,10 @@ def _fresh_hint_attempts():
     reset_attempts()
     yield
     reset_attempts()
+
+
+@pytest.fixture(autouse=True)
+def _own_record_file(tmp_path_factory, monkeypatch):
+    """Records of what a test builds or runs go to a file of the tests' own, never to the session
+    file the nbval run of ``solutions/`` writes (the budget and determinism tests read that one)."""
+    monkeypatch.setenv("COURSEKIT_RECORD", str(tmp_path_factory.getbasetemp() / "tests-records.jsonl"))

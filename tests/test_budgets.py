@@ -21,8 +21,11 @@ def test_notebooks_within_budget():
     runtimes = {r["notebook"]: r["value"] for r in records if r["name"] == "runtime_s"}
     if not runtimes:
         pytest.skip("no notebook ran in this session (run pytest with solutions/ and --nbval-lax)")
-    over = {nb: (t, BUDGETS_S[nb[:2]]) for nb, t in runtimes.items() if t > BUDGETS_S.get(nb[:2], 1e9)}
-    assert not over, f"notebooks over budget (seconds, budget): {over}"
+    # 2x headroom: the nbval run shares the machine with the other test worker; the exact
+    # budgets are checked by `coursekit bench --unit notebooks` on an idle machine
+    over = {nb: (t, BUDGETS_S[nb[:2]]) for nb, t in runtimes.items() if t > 2 * BUDGETS_S.get(nb[:2], 1e9)}
+    assert not over, f"notebooks over twice their budget (seconds, budget): {over}"
+    assert set(runtimes) <= {p.name for p in (REPO / "solutions").glob("[0-9][0-9]_*.ipynb")}
 
 
 @pytest.mark.slow

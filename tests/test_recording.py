@@ -1,4 +1,5 @@
 import json
+import os
 
 import coursekit
 from coursekit.recording import read_records
@@ -37,3 +38,28 @@ def test_start_notebook_names_records(tmp_path, monkeypatch):
     rec = read_records(tmp_path / "r.jsonl")[0]
     assert rec["notebook"] == "03_visual_compatibility.ipynb" and rec["name"] == "runtime_s"
     assert 0 <= rec["value"] < 5
+
+
+def test_kernels_run_from_two_threads_keep_their_own_names_and_the_environment(tmp_path, monkeypatch):
+    # the grader runs submissions from threads (--jobs): a kernel's variables must never go through
+    # os.environ, where two threads would swap them (the session's record file was lost that way)
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nbformat
+
+    from coursekit.notebooks import execute_notebook
+
+    monkeypatch.setenv("COURSEKIT_RECORD", str(tmp_path / "session.jsonl"))
+    before = dict(os.environ)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os; print(os.environ['COURSEKIT_NOTEBOOK'], os.environ.get('COURSEKIT_RECORD'))")])
+
+    def run(i):
+        out, _ = execute_notebook(nbformat.from_dict(nb), cwd=tmp_path, name=f"n{i}.ipynb",
+                                  env={"COURSEKIT_RECORD": str(tmp_path / f"r{i}.jsonl")}, timeout=120)
+        return out.cells[0].outputs[0]["text"].split()
+
+    with ThreadPoolExecutor(2) as pool:
+        seen = list(pool.map(run, range(2)))
+    assert seen == [[f"n{i}.ipynb", str(tmp_path / f"r{i}.jsonl")] for i in range(2)]
+    assert dict(os.environ) == before

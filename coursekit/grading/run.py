@@ -336,7 +336,7 @@ class KernelStartError(RuntimeError):
 
 
 def execute(nb, cwd, budget: float, memory_mb: float = DEFAULT_MEMORY_MB, *, private: sb.Private | None = None,
-            sandboxed: bool = False, disk_mb: float = DEFAULT_DISK_MB):
+            sandboxed: bool = False, disk_mb: float = DEFAULT_DISK_MB, notebook: str | None = None):
     """Run ``nb`` in place; return (problem or None, peak resident MiB of the kernel).
 
     With ``private`` the kernel's sockets, log and files live in that folder (its working
@@ -354,7 +354,7 @@ def execute(nb, cwd, budget: float, memory_mb: float = DEFAULT_MEMORY_MB, *, pri
 
     watch = None
     try:
-        with sb.kernel_session(private, sandboxed=sandboxed) as session:
+        with sb.kernel_session(private, sandboxed=sandboxed, notebook=notebook) as session:
             client = _capped_client_class()(nb, timeout=int(budget), timeout_func=remaining, kernel_name="python3",
                                             allow_errors=True, interrupt_on_timeout=False, record_timing=False,
                                             startup_timeout=60, resources={"metadata": {"path": str(private.work)}},
@@ -394,22 +394,6 @@ def execute(nb, cwd, budget: float, memory_mb: float = DEFAULT_MEMORY_MB, *, pri
     return problem, watch.peak_mb
 
 
-class _kernel_environ:
-    """Variables of an unsandboxed kernel (a sandboxed one gets only its own, see sandbox.py)."""
-
-    def __init__(self, name: str):
-        self.values = {"COURSEKIT_STRICT_CHECKS": None, "COURSEKIT_RECORD": None, "COURSEKIT_NOTEBOOK": name}
-
-    def __enter__(self):
-        self.saved = {k: os.environ.get(k) for k in self.values}
-        for k, v in self.values.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-
-    def __exit__(self, *exc):
-        for k, v in self.saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-
-
 def _guard_failure(nb) -> str:
     """Why the grader's first cell (the guard) did not run through, or "" when it did."""
     first = nb.cells[0] if nb.cells else None
@@ -441,10 +425,9 @@ def run_job(job: Job, parent: str | os.PathLike | None = None) -> RunResult:
         channel.write_key()
         nb, out.missing = grading_notebook(submission, list(job.specs), channel, job.config)
         nbformat.write(cleared(submission), private.work / job.name)  # its own copy of the notebook
-        with _kernel_environ(job.name):
-            out.problem, out.peak_mb = execute(nb, private.work, job.limits.timeout, job.limits.memory_mb,
-                                               private=private, sandboxed=job.limits.sandbox,
-                                               disk_mb=job.limits.disk_mb)
+        out.problem, out.peak_mb = execute(nb, private.work, job.limits.timeout, job.limits.memory_mb,
+                                           private=private, sandboxed=job.limits.sandbox,
+                                           disk_mb=job.limits.disk_mb, notebook=job.name)
         failure = _guard_failure(nb)
         if failure:
             log = ""

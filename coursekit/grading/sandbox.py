@@ -199,10 +199,13 @@ class Private:
     def run(self) -> Path:
         return self.root / "run"
 
-    def environment(self, sandboxed: bool) -> dict[str, str]:
+    def environment(self, sandboxed: bool, notebook: str | None = None) -> dict[str, str]:
         """Variables of the kernel. Sandboxed: only these (plus threading settings); else they are
-        added to the grader's own environment."""
+        added to the grader's own environment. ``notebook``: the file name ``coursekit.record``
+        reports (``COURSEKIT_NOTEBOOK``)."""
         env = dict(KERNEL_ENV)
+        if notebook:
+            env["COURSEKIT_NOTEBOOK"] = notebook
         if sandboxed:
             env.update({
                 "PATH": f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
@@ -213,11 +216,11 @@ class Private:
                 "COURSEKIT_DATA": str(self.root / "data"), "LANG": "C.UTF-8", "VIRTUAL_ENV": sys.prefix,
             })
             for k, v in os.environ.items():
-                if k in PASS_ENV or k.startswith(PASS_ENV_PREFIXES) or k == "COURSEKIT_NOTEBOOK":
+                if k in PASS_ENV or k.startswith(PASS_ENV_PREFIXES):
                     env[k] = v
         return env
 
-    def bwrap(self, command: list[str]) -> list[str]:
+    def bwrap(self, command: list[str], notebook: str | None = None) -> list[str]:
         """The bubblewrap command line that runs ``command`` in this sandbox."""
         exe = bwrap_path()
         if not exe:
@@ -235,7 +238,7 @@ class Private:
             args += ["--ro-bind", str(source), str(self.root / "data" / "toy" / name)]
         # nothing else is writable: bubblewrap's own root and /dev are tmpfs without a size limit
         args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(self.work), "--clearenv"]
-        for k, v in self.environment(sandboxed=True).items():
+        for k, v in self.environment(sandboxed=True, notebook=notebook).items():
             args += ["--setenv", k, v]
         return [*args, "--", *command]
 
@@ -283,16 +286,16 @@ def _copy_font_cache(target: Path) -> None:
 # --------------------------------------------------------------------------- kernels
 
 @contextmanager
-def kernel_session(private: Private, sandboxed: bool = True):
+def kernel_session(private: Private, sandboxed: bool = True, notebook: str | None = None):
     """A quiet IPC kernel whose sockets, connection file and log live in ``private.run``; with
     ``sandboxed`` the kernel command is wrapped in :meth:`Private.bwrap` and started with an
     environment of nothing but the sandbox's variables (so even bubblewrap's own process, which
     the kernel can see as PID 1, holds none of the grader's)."""
     from ..notebooks import kernel_session as quiet_session
 
-    wrap = private.bwrap if sandboxed else None
-    env = private.environment(sandboxed)
-    if not sandboxed:
+    wrap = (lambda command: private.bwrap(command, notebook)) if sandboxed else None
+    env = private.environment(sandboxed, notebook)
+    if not sandboxed:  # the grader's environment, never changed in place (threads share it)
         env = {**os.environ, **env}
         for k in ("COURSEKIT_STRICT_CHECKS", "COURSEKIT_RECORD"):
             env.pop(k, None)
