@@ -149,6 +149,17 @@ def small_solution() -> nbformat.NotebookNode:
     return nb
 
 
+
+def small_course(root: Path) -> tuple[Path, Path, nbformat.NotebookNode]:
+    """``root/solutions`` holding the small unit-1 solution and an empty ``root/submissions``:
+    (solutions folder, submissions folder, the solution notebook)."""
+    solutions, folder = root / "solutions", root / "submissions"
+    solutions.mkdir()
+    folder.mkdir()
+    small = small_solution()
+    nbformat.write(small, solutions / SOLUTION.name)
+    return solutions, folder, small
+
 def answered(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """What a student who solved every exercise submits (solutions in, no hidden tests).
     Written answers are left as the template."""

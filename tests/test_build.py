@@ -14,25 +14,26 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_build_unit_one(tmp_path, monkeypatch):
+def test_build_unit_five(tmp_path, monkeypatch):
+    # `make run` on one unit: the fastest one (unit 5; the build path is the same for every unit,
+    # and nbval runs every unit in the same session)
     monkeypatch.setenv("COURSEKIT_RECORD", str(tmp_path / "rec.jsonl"))
-    results = build(REPO / "solutions", tmp_path / "build", units=["01"], progress=False)
+    results = build(REPO / "solutions", tmp_path / "build", units=["05"], progress=False)
     assert results[0]["ok"], results[0]["error"]
-    page = (tmp_path / "build" / "html" / "01_content_based_art.html").read_text()
+    page = (tmp_path / "build" / "html" / "05_fashion_retrieval_tf.html").read_text()
     images = re.findall(r'<img[^>]+src="([^"]+)"', page)
-    assert len(images) >= 8 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert len(images) >= 2 and all(src.startswith("data:image/png;base64,") for src in images)
     records = {r["name"]: r["value"] for r in map(json.loads, (tmp_path / "rec.jsonl").read_text().splitlines())}
-    for name in ("precision@10", "recall@10", "ndcg@10", "auc", "ndcg@10/random", "claims/total",
-                 "claims/failed", "runtime_s", "embed/images_per_s", "coverage@10", "ild@10", "novelty@10",
-                 "ndcg@10/mmr", "ild@10/mmr"):
+    for name in ("hr@10/retrieval", "hr@10/userknn", "hr@10/popularity", "claims/total", "claims/failed",
+                 "claims/statistical", "train/stopped_at_cap", "runtime_s", "coverage@10/retrieval"):
         assert name in records
-    assert records["ndcg@10"] >= 3 * records["ndcg@10/random"]
-    assert records["claims/total"] >= 20 and records["claims/failed"] == 0
-    assert records["ild@10/mmr"] > records["ild@10"] and records["ndcg@10/mmr"] < records["ndcg@10"]
-    assert 0 < records["coverage@10"] <= 1 and records["embed/images_per_s"] > 0
-    assert records["runtime_s"] <= 120  # 2x headroom on the 60 s budget (checked by coursekit bench)
+    assert records["hr@10/retrieval"] >= 1.5 * records["hr@10/popularity"]
+    assert records["claims/total"] >= 10 and records["claims/failed"] == 0 and records["claims/statistical"] >= 2
+    assert records["train/stopped_at_cap"] == 0 and 0 < records["coverage@10/retrieval"] <= 1
+    assert records["runtime_s"] <= 180  # 2x headroom on the 90 s budget (checked by coursekit bench)
+    assert records == results[0]["records"]  # what build returns is what it wrote
     index = (tmp_path / "build" / "html" / "index.html").read_text()
-    assert "01_content_based_art.html" in index and "ndcg@10" in index
+    assert "05_fashion_retrieval_tf.html" in index and "hr@10/retrieval" in index
 
 
 def test_export_summary_from_stored_outputs(tmp_path):

@@ -93,11 +93,7 @@ def _rows(path):
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("cluster")
-    solutions, folder = root / "solutions", root / "submissions"
-    solutions.mkdir()
-    folder.mkdir()
-    small = F.small_solution()
-    nbformat.write(small, solutions / NAME)
+    solutions, folder, small = F.small_course(root)
     for i in range(4):  # four different submissions; each takes a few seconds more than a bare run
         nb = F.answered(small) if i % 2 == 0 else F.wrong(small)
         nb.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep(6)\nprint('student {i}')"))

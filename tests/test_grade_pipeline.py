@@ -57,11 +57,7 @@ def _grade(folder, out, solutions, **kwargs):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
-    solutions, folder = root / "solutions", root / "submissions"
-    solutions.mkdir()
-    folder.mkdir()
-    small = F.small_solution()
-    nbformat.write(small, solutions / NAME)
+    solutions, folder, small = F.small_course(root)
     ada = F.answered(small)
     nbformat.write(ada, folder / "ada.ipynb")
     nbformat.write(ada, folder / "twin.ipynb")                       # identical: one run for both
