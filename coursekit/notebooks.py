@@ -20,22 +20,11 @@ from .recording import ENV_NOTEBOOK, ENV_RECORD
 STRICT_ENV = "COURSEKIT_STRICT_CHECKS"
 
 
-@contextmanager
-def _environ(**values):
-    old = {k: os.environ.get(k) for k in values}
-    try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = str(v)
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def kernel_environment(**values) -> dict[str, str]:
+    """The environment for a kernel process: this process's, with ``values`` set (``None``
+    removes a variable). ``os.environ`` itself is never changed, so kernels started from two
+    threads (the grader's ``--jobs``) cannot swap each other's variables."""
+    return {k: str(v) for k, v in {**os.environ, **values}.items() if v is not None}
 
 
 @dataclass
@@ -118,11 +107,8 @@ def execute_notebook(
         nb = nb_or_path
     extra = {ENV_NOTEBOOK: name or "notebook.ipynb", "TF_CPP_MIN_LOG_LEVEL": "3",
              "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
-    # the kernel gets its own environment: os.environ is never changed, so two notebooks run
-    # from two threads (the grader's --jobs) cannot swap each other's variables
-    kernel_env = {k: v for k, v in {**os.environ, **extra}.items() if v is not None}
     start = time.perf_counter()
-    with kernel_session(env={k: str(v) for k, v in kernel_env.items()}) as session:
+    with kernel_session(env=kernel_environment(**extra)) as session:
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors, record_timing=False,
             resources={"metadata": {"path": str(cwd or ".")}}, kernel_manager_class=session.kernel_manager_class,

@@ -28,7 +28,7 @@ import pytest
 
 from coursekit.grading.grade import exercise_order
 from coursekit.grading.release import CHECK_RE, EXERCISE_RE, student_source
-from coursekit.notebooks import _environ, inject_parameters, kernel_session, parameter_names
+from coursekit.notebooks import inject_parameters, kernel_environment, kernel_session, parameter_names
 
 from . import _grading_fixtures as F
 
@@ -87,7 +87,7 @@ def run_unit(unit: str, exercises: list) -> list:
     solution = nbformat.read(path, as_version=4)
     parameters = _parameters(unit, solution)
     results = []
-    with kernel_session() as session, _environ(**ENV):
+    with kernel_session(env=kernel_environment(**ENV)) as session:
         client = NotebookClient(nbformat.v4.new_notebook(), timeout=TIMEOUT, kernel_name="python3",
                                 allow_errors=True, interrupt_on_timeout=True, record_timing=False,
                                 resources={"metadata": {"path": str(path.parent)}},

@@ -25,12 +25,10 @@ COURSE = 300
 PLAIN_RUNS = 3
 
 
-def _batch(folder: Path, solution: Path, n: int) -> None:
+def _batch(folder: Path, key, n: int) -> None:
+    """``n`` copies of the answer key ``key``, each with its own comment cell (its own content key)."""
     import nbformat
 
-    from ..grading.release import answer_key
-
-    key = answer_key(nbformat.read(solution, as_version=4), solution.name)
     for i in range(n):
         nb = nbformat.from_dict(key)
         nb.cells.append(nbformat.v4.new_code_cell(f"# submission {i}"))
@@ -64,15 +62,14 @@ def run(quick: bool = False, solutions: str | Path = "solutions", n: int | None 
     try:
         folder = work / "submissions"
         folder.mkdir()
-        _batch(folder, solution, n)
+        key = answer_key(nbformat.read(solution, as_version=4), solution.name)
+        _batch(folder, key, n)
         # the plain run: the median of three (the first of a session pays for cold caches: 25.7 s
         # against 22.6 and 23.0 s on the bench machine), so the ratio does not flatter grading
-        runs = []
-        for _ in range(PLAIN_RUNS):
-            plain_nb = answer_key(nbformat.read(solution, as_version=4), solution.name)
-            runs.append(execute_notebook(plain_nb, cwd=work, name=solution.name, allow_errors=True,
-                                         env={"COURSEKIT_RECORD": ""})[1])
-        plain = statistics.median(runs)
+        plain = statistics.median(
+            execute_notebook(nbformat.from_dict(key), cwd=work, name=solution.name, allow_errors=True,
+                             env={"COURSEKIT_RECORD": ""})[1]
+            for _ in range(PLAIN_RUNS))
         jobs1 = _grade(folder, work / "out1", solutions, jobs=1) / n
         jobs2 = _grade(folder, work / "out2", solutions, jobs=2) / n
         dask = None

@@ -291,16 +291,14 @@ def kernel_session(private: Private, sandboxed: bool = True, notebook: str | Non
     ``sandboxed`` the kernel command is wrapped in :meth:`Private.bwrap` and started with an
     environment of nothing but the sandbox's variables (so even bubblewrap's own process, which
     the kernel can see as PID 1, holds none of the grader's)."""
-    from ..notebooks import kernel_session as quiet_session
+    from ..notebooks import kernel_environment, kernel_session as quiet_session
 
     wrap = (lambda command: private.bwrap(command, notebook)) if sandboxed else None
-    env = private.environment(sandboxed, notebook)
-    if not sandboxed:  # the grader's environment, never changed in place (threads share it)
-        env = {**os.environ, **env}
-        for k in ("COURSEKIT_STRICT_CHECKS", "COURSEKIT_RECORD"):
-            env.pop(k, None)
-    else:
+    if sandboxed:  # the sandbox's own variables go in through bwrap's --setenv
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    else:
+        env = kernel_environment(**private.environment(False, notebook), COURSEKIT_STRICT_CHECKS=None,
+                                 COURSEKIT_RECORD=None)
     with quiet_session(folder=str(private.run), wrap=wrap, env=env) as session:
         yield session
 
