@@ -36,9 +36,13 @@ def cmd_build(args) -> int:
 # --------------------------------------------------------------------------- release
 
 def cmd_release(args) -> int:
-    from .grading.release import release
+    from .grading.release import ReleaseError, release
 
-    result = release(args.solutions, args.notebooks, check=args.check, only=_units(args.unit))
+    try:
+        result = release(args.solutions, args.notebooks, check=args.check, only=_units(args.unit))
+    except ReleaseError as exc:
+        print(f"coursekit release: error: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         if result.out_of_sync:
             for p in result.out_of_sync:

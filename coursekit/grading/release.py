@@ -117,7 +117,8 @@ def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool
     """Release every ``NN_*.ipynb`` of ``solutions_dir`` into ``notebooks_dir``.
 
     With ``check=True`` nothing is written; the result lists student notebooks that are missing,
-    stale or left over without a solution. ``only`` limits the release to these file names or
+    stale or left over without a solution. A solution whose later exercise uses an earlier
+    exercise's code (:mod:`coursekit.grading.dataflow`) is refused with :class:`ReleaseError`. ``only`` limits the release to these file names or
     unit numbers (``["02"]``).
     """
     solutions_dir, notebooks_dir = Path(solutions_dir), Path(notebooks_dir)
@@ -128,8 +129,14 @@ def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool
     from ..results import RESULTS_DIR
 
     results_dir = solutions_dir.resolve().parent / RESULTS_DIR
+    from .dataflow import exercise_dependencies
+
     for src in sources:
-        student = dumps(release_notebook(nbformat.read(src, as_version=4), src.name, results_dir))
+        solution = nbformat.read(src, as_version=4)
+        tangled = exercise_dependencies(solution)
+        if tangled:
+            raise ReleaseError(f"{src}: exercises depend on each other:\n  " + "\n  ".join(map(str, tangled)))
+        student = dumps(release_notebook(solution, src.name, results_dir))
         dest = notebooks_dir / src.name
         current = dest.read_text(encoding="utf-8") if dest.exists() else None
         if current == student:
