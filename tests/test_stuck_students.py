@@ -1,9 +1,10 @@
 """Stuck students carry on (issue 14, item 4): with exercises left undone, only those exercises'
 cells and their checks fail; every other cell of the unit still runs.
 
-For every unit the test builds the student notebook with every exercise unsolved (the solution,
-hidden tests removed, each exercise's solution region released as ``raise NotImplementedError()``),
-runs it with errors allowed and collects the cells that fail. One run per unit stands for one run
+For every unit the test runs the student notebook as released (``notebooks/``: every exercise
+undone, each solution region a ``raise NotImplementedError()``) with errors allowed and collects
+the cells that fail; it also checks what a fresh notebook shows (every check "not attempted", no
+hint used up). One run per unit stands for one run
 per exercise because no exercise leans on another: a later exercise's cell or check never reads
 what an earlier exercise's cell defines, directly or through the cells in between
 (:func:`coursekit.grading.dataflow.exercise_dependencies`, which ``coursekit release`` enforces and
@@ -32,7 +33,7 @@ import pytest
 
 from coursekit.grading.dataflow import exercise_dependencies
 from coursekit.grading.grade import exercise_order
-from coursekit.grading.release import CHECK_RE, EXERCISE_RE, student_source
+from coursekit.grading.release import CHECK_RE, EXERCISE_RE
 from coursekit.notebooks import inject_parameters, kernel_environment, kernel_session, parameter_names
 
 from . import _grading_fixtures as F
@@ -63,14 +64,14 @@ def _parameters(unit: str, nb) -> dict:
     return {k: v for k, v in SMALLER.get(unit, {}).items() if k in names}
 
 
-def stuck_notebook(solution: nbformat.NotebookNode, stuck: bool, parameters: dict):
-    """(the notebook with every exercise unsolved (``stuck``) or every one solved, {index of a cell
-    allowed to fail: the exercise it belongs to} (its cell or its check; none when solved))."""
-    nb = F.answered(solution)  # every exercise solved, no hidden tests
-    if stuck:
-        for cell, original in zip(nb.cells, solution.cells):
-            if cell.cell_type == "code" and EXERCISE_RE.search(original.source):
-                cell.source = student_source(original.source, "code")
+def stuck_notebook(solution_path: Path, stuck: bool, parameters: dict):
+    """(the student notebook as released (``stuck``: every exercise undone) or the solution with
+    every exercise solved and no hidden tests, {index of a cell allowed to fail: the exercise it
+    belongs to} (its cell or its check; none when solved))."""
+    if stuck:  # what a student opens: notebooks/NN_*.ipynb (tests/test_release.py keeps it in sync)
+        nb = nbformat.read(REPO / "notebooks" / solution_path.name, as_version=4)
+    else:
+        nb = F.answered(nbformat.read(solution_path, as_version=4))
     inject_parameters(nb, parameters, "stuck")
     allowed = {i: ex for i, c in enumerate(nb.cells) if stuck and c.cell_type == "code"
                for ex in EXERCISE_RE.findall(c.source) + CHECK_RE.findall(c.source)}
@@ -100,7 +101,7 @@ def run_unit(unit: str) -> dict:
         with client.setup_kernel(**session.start_kwargs):
             dead = None  # a kernel that died cannot run the next notebook
             for run, stuck in (("solved", False), ("stuck", True)):
-                nb, allowed = stuck_notebook(solution, stuck, parameters)
+                nb, allowed = stuck_notebook(path, stuck, parameters)
                 start = time.monotonic()
                 if dead is None:
                     client.nb = nb
@@ -115,6 +116,10 @@ def run_unit(unit: str) -> dict:
                 else:
                     failed = dead
                 results[run] = (failed, allowed, time.monotonic() - start)
+                if stuck:
+                    results["shown"] = [o["metadata"]["coursekit"] | {"text": str(o.get("data", ""))}
+                                        for c in nb.cells for o in c.get("outputs", [])
+                                        if "exercise" in o.get("metadata", {}).get("coursekit", {})]
     return results
 
 
@@ -156,3 +161,16 @@ def test_an_undone_exercise_fails_its_own_cell_or_check(runs, unit, exercise):
     own = {i for i, ex in allowed.items() if ex == exercise}
     assert own, f"{exercise}: no cell of the notebook holds it or its check"
     assert failed.keys() & own, f"{exercise} left undone: neither its cell nor its check failed"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", UNITS)
+def test_a_fresh_student_notebook_shows_every_check_not_attempted_and_no_hint(runs, unit):
+    failed, allowed, _ = runs[unit]["stuck"]
+    checks = {i for i in allowed if i in failed}
+    assert checks and all(failed[i] in ("NotAttempted", "NotImplementedError") for i in checks), \
+        {i: failed[i] for i in checks}
+    shown = runs[unit]["shown"]
+    assert {box["exercise"] for box in shown} == set(allowed.values())  # every check shows its box
+    assert all(box["status"] == "not attempted" for box in shown), shown
+    assert not any("hint" in box["text"].lower() for box in shown)  # no hint used up before an attempt
