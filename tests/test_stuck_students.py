@@ -24,7 +24,6 @@ stuck notebook may fail there only with the same error.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -64,14 +63,14 @@ def _parameters(unit: str, nb) -> dict:
     return {k: v for k, v in SMALLER.get(unit, {}).items() if k in names}
 
 
-def stuck_notebook(solution_path: Path, stuck: bool, parameters: dict):
+def stuck_notebook(solution: nbformat.NotebookNode, name: str, stuck: bool, parameters: dict):
     """(the student notebook as released (``stuck``: every exercise undone) or the solution with
     every exercise solved and no hidden tests, {index of a cell allowed to fail: the exercise it
     belongs to} (its cell or its check; none when solved))."""
     if stuck:  # what a student opens: notebooks/NN_*.ipynb (tests/test_release.py keeps it in sync)
-        nb = nbformat.read(REPO / "notebooks" / solution_path.name, as_version=4)
+        nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
     else:
-        nb = F.answered(nbformat.read(solution_path, as_version=4))
+        nb = F.answered(solution)
     inject_parameters(nb, parameters, "stuck")
     allowed = {i: ex for i, c in enumerate(nb.cells) if stuck and c.cell_type == "code"
                for ex in EXERCISE_RE.findall(c.source) + CHECK_RE.findall(c.source)}
@@ -84,8 +83,9 @@ def failing_cells(nb) -> dict[int, str]:
 
 
 def run_unit(unit: str) -> dict:
-    """{"solved" | "stuck": (failing cells, cells allowed to fail, seconds)}: the unit's baseline
-    and its notebook with every exercise undone, one after the other in one kernel."""
+    """{"solved" | "stuck": (failing cells, cells allowed to fail), "shown": the check boxes of the
+    stuck run}: the unit's baseline and its notebook with every exercise undone, one after the
+    other in one kernel."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -101,8 +101,7 @@ def run_unit(unit: str) -> dict:
         with client.setup_kernel(**session.start_kwargs):
             dead = None  # a kernel that died cannot run the next notebook
             for run, stuck in (("solved", False), ("stuck", True)):
-                nb, allowed = stuck_notebook(path, stuck, parameters)
-                start = time.monotonic()
+                nb, allowed = stuck_notebook(solution, path.name, stuck, parameters)
                 if dead is None:
                     client.nb = nb
                     try:
@@ -115,7 +114,7 @@ def run_unit(unit: str) -> dict:
                         dead = failed if isinstance(exc, DeadKernelError) else None
                 else:
                     failed = dead
-                results[run] = (failed, allowed, time.monotonic() - start)
+                results[run] = (failed, allowed)
                 if stuck:
                     results["shown"] = [o["metadata"]["coursekit"] | {"text": str(o.get("data", ""))}
                                         for c in nb.cells for o in c.get("outputs", [])
@@ -144,8 +143,8 @@ def test_exercises_stand_on_their_own(unit):
 @pytest.mark.slow
 @pytest.mark.parametrize("unit", UNITS)
 def test_with_every_exercise_undone_only_the_exercises_fail(runs, unit):
-    failed, allowed, _ = runs[unit]["stuck"]
-    baseline, _, _ = runs[unit]["solved"]
+    failed, allowed = runs[unit]["stuck"]
+    baseline, _ = runs[unit]["solved"]
     assert -1 not in baseline, f"the solved notebook at the smaller sizes: {baseline[-1]}"
     assert -1 not in failed, failed[-1]
     others = {i: e for i, e in failed.items() if i not in allowed and baseline.get(i) != e}
@@ -156,7 +155,7 @@ def test_with_every_exercise_undone_only_the_exercises_fail(runs, unit):
 @pytest.mark.slow
 @pytest.mark.parametrize("unit, exercise", CASES, ids=[ex for _, ex in CASES])
 def test_an_undone_exercise_fails_its_own_cell_or_check(runs, unit, exercise):
-    failed, allowed, _ = runs[unit]["stuck"]
+    failed, allowed = runs[unit]["stuck"]
     assert -1 not in failed, failed[-1]
     own = {i for i, ex in allowed.items() if ex == exercise}
     assert own, f"{exercise}: no cell of the notebook holds it or its check"
@@ -166,7 +165,7 @@ def test_an_undone_exercise_fails_its_own_cell_or_check(runs, unit, exercise):
 @pytest.mark.slow
 @pytest.mark.parametrize("unit", UNITS)
 def test_a_fresh_student_notebook_shows_every_check_not_attempted_and_no_hint(runs, unit):
-    failed, allowed, _ = runs[unit]["stuck"]
+    failed, allowed = runs[unit]["stuck"]
     checks = {i for i in allowed if i in failed}
     assert checks and all(failed[i] in ("NotAttempted", "NotImplementedError") for i in checks), \
         {i: failed[i] for i in checks}

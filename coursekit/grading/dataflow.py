@@ -80,7 +80,7 @@ def exercise_dependencies(nb: nbformat.NotebookNode) -> list[Dependency]:
             exercise_cells.setdefault(ex, []).append(i)
         for ex in dict.fromkeys(EXERCISE_RE.findall(source) + CHECK_RE.findall(source)):
             owners.setdefault(i, []).append(ex)
-    found = []
+    found, reported = [], set()  # one dependency per (exercise, dependent): the first cell
     for exercise, cells in exercise_cells.items():
         tainted: set[str] = set()
         for i, _, statements in code:
@@ -96,6 +96,8 @@ def exercise_dependencies(nb: nbformat.NotebookNode) -> list[Dependency]:
                     tainted |= bound
                 else:
                     tainted -= bound
-            found += [Dependency(exercise, other, i, tuple(sorted(used))) for other in owners.get(i, [])
-                      if used and other != exercise and all(d.dependent != other for d in found if d.exercise == exercise)]
+            for other in owners.get(i, []) if used else []:
+                if other != exercise and (exercise, other) not in reported:
+                    reported.add((exercise, other))
+                    found.append(Dependency(exercise, other, i, tuple(sorted(used))))
     return found

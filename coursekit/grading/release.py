@@ -117,9 +117,9 @@ def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool
     """Release every ``NN_*.ipynb`` of ``solutions_dir`` into ``notebooks_dir``.
 
     With ``check=True`` nothing is written; the result lists student notebooks that are missing,
-    stale or left over without a solution. A solution whose later exercise uses an earlier
-    exercise's code (:mod:`coursekit.grading.dataflow`) is refused with :class:`ReleaseError`. ``only`` limits the release to these file names or
-    unit numbers (``["02"]``).
+    stale or left over without a solution. ``only`` limits the release to these file names or
+    unit numbers (``["02"]``). A solution whose later exercise uses an earlier exercise's code
+    (:mod:`coursekit.grading.dataflow`) is refused with :class:`ReleaseError`.
     """
     solutions_dir, notebooks_dir = Path(solutions_dir), Path(notebooks_dir)
     written, stale = [], []
@@ -127,10 +127,9 @@ def release(solutions_dir="solutions", notebooks_dir="notebooks", *, check: bool
     if only:
         sources = [s for s in sources if s.name in only or s.name[:2] in only]
     from ..results import RESULTS_DIR
-
-    results_dir = solutions_dir.resolve().parent / RESULTS_DIR
     from .dataflow import exercise_dependencies
 
+    results_dir = solutions_dir.resolve().parent / RESULTS_DIR
     for src in sources:
         solution = nbformat.read(src, as_version=4)
         tangled = exercise_dependencies(solution)
