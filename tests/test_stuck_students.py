@@ -15,14 +15,14 @@ To fit the suite's time budget:
 - the notebooks run with smaller sizes where a unit exposes them in its parameters cell
   (``coursekit.notebooks.inject_parameters``: fewer users, triples, epochs, embedded pictures,
   bootstrap resamples, unit 1's smallest CNN; the same code paths) on the shared toy data cache;
-- each unit's two notebooks run one after the other in one kernel, cleared with ``%reset -f``
-  (a fresh namespace; imported libraries stay loaded); two units run at a time.
+- a unit's notebooks (the stuck one, and the baseline where needed) run in one kernel, cleared
+  with ``%reset -f`` (a fresh namespace; imported libraries stay loaded); two units run at a time.
 Smaller data can make a claim about the full-size figures fail: the runs set
 ``COURSEKIT_STRICT_CLAIMS=0``, so it is shown as not holding instead of stopping the cell. It can
-also make an assertion cell fail (unit 3's guard). When the
-stuck run has a failing cell outside the exercises, the fully solved notebook runs at the same sizes
-in the same kernel (the baseline), and the stuck notebook may fail there only with the same error;
-when it has none, the baseline is not needed and not run.
+also make an assertion cell fail (unit 3's guard). When the stuck run has a failing cell outside
+the exercises, the fully solved notebook runs at the same sizes in the same kernel (the baseline),
+and the stuck notebook may fail there only with the same error; when it has none, the baseline is
+not run.
 """
 
 from __future__ import annotations
@@ -69,16 +69,12 @@ def _parameters(unit: str, nb) -> dict:
     return {k: v for k, v in SMALLER.get(unit, {}).items() if k in names}
 
 
-def stuck_notebook(solution: nbformat.NotebookNode, name: str, stuck: bool, parameters: dict):
-    """(the student notebook as released (``stuck``: every exercise undone) or the solution with
-    every exercise solved and no hidden tests, {index of a cell allowed to fail: the exercise it
-    belongs to} (its cell or its check; none when solved))."""
-    if stuck:  # what a student opens: notebooks/NN_*.ipynb (tests/test_release.py keeps it in sync)
-        nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
-    else:
-        nb = F.answered(solution)
+def student_notebook(name: str, parameters: dict):
+    """(the student notebook as released: every exercise undone, {index of a cell allowed to fail:
+    the exercise whose cell or check it is})."""
+    nb = nbformat.read(REPO / "notebooks" / name, as_version=4)  # tests/test_release.py keeps it in sync
     inject_parameters(nb, parameters, "stuck")
-    allowed = {i: ex for i, c in enumerate(nb.cells) if stuck and c.cell_type == "code"
+    allowed = {i: ex for i, c in enumerate(nb.cells) if c.cell_type == "code"
                for ex in EXERCISE_RE.findall(c.source) + CHECK_RE.findall(c.source)}
     return nb, allowed
 
@@ -91,44 +87,42 @@ def failing_cells(nb) -> dict[int, str]:
 def run_unit(unit: str) -> dict:
     """{"stuck" | "solved": (failing cells, cells allowed to fail), "shown": the check boxes of the
     stuck run}: the unit's notebook with every exercise undone, then, only when a cell outside the
-    exercises failed, the baseline (``"solved"`` is ``({}, {})`` when it did not run), one after the
-    other in one kernel."""
+    exercises failed, the solved baseline (``"solved"`` is ``({}, {})`` when it did not run), one
+    after the other in one kernel."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     path = next(p for p in SOLUTIONS if p.name.startswith(unit))
     solution = nbformat.read(path, as_version=4)
     parameters = _parameters(unit, solution)
-    results = {}
     with kernel_session(env=kernel_environment(**ENV)) as session:
         client = NotebookClient(nbformat.v4.new_notebook(), timeout=TIMEOUT, kernel_name="python3",
                                 allow_errors=True, interrupt_on_timeout=True, record_timing=False,
                                 resources={"metadata": {"path": str(path.parent)}},
                                 kernel_manager_class=session.kernel_manager_class)
         with client.setup_kernel(**session.start_kwargs):
-            dead = None  # a kernel that died cannot run the next notebook
-            results["solved"] = ({}, {})
-            for run, stuck in (("stuck", True), ("solved", False)):
-                if not stuck and not set(results["stuck"][0]) - set(results["stuck"][1]):
-                    break  # only exercises failed: nothing to compare with a baseline
-                nb, allowed = stuck_notebook(solution, path.name, stuck, parameters)
-                if dead is None:
-                    client.nb = nb
-                    try:
-                        client.execute_cell(nbformat.v4.new_code_cell("%reset -f"), 0, store_history=False)
-                        for index, cell in enumerate(nb.cells):
-                            client.execute_cell(cell, index)
-                        failed = failing_cells(nb)
-                    except (CellTimeoutError, DeadKernelError) as exc:
-                        failed = {-1: f"{type(exc).__name__}: {exc}"[:300]}
-                        dead = failed if isinstance(exc, DeadKernelError) else None
-                else:
-                    failed = dead
-                results[run] = (failed, allowed)
-                if stuck:
-                    results["shown"] = [o["metadata"]["coursekit"] | {"text": str(o.get("data", ""))}
-                                        for c in nb.cells for o in c.get("outputs", [])
-                                        if "exercise" in o.get("metadata", {}).get("coursekit", {})]
+            def failures(nb) -> dict[int, str]:
+                """The failing cells of ``nb`` run in a cleared namespace; {-1: why} when a cell
+                timed out or the kernel died."""
+                client.nb = nb
+                try:
+                    client.execute_cell(nbformat.v4.new_code_cell("%reset -f"), 0, store_history=False)
+                    for index, cell in enumerate(nb.cells):
+                        client.execute_cell(cell, index)
+                except (CellTimeoutError, DeadKernelError) as exc:
+                    return {-1: f"{type(exc).__name__}: {exc}"[:300]}
+                return failing_cells(nb)
+
+            nb, allowed = student_notebook(path.name, parameters)
+            failed = failures(nb)
+            results = {"stuck": (failed, allowed), "solved": ({}, {}),
+                       "shown": [o["metadata"]["coursekit"] | {"text": str(o.get("data", ""))}
+                                 for c in nb.cells for o in c.get("outputs", [])
+                                 if "exercise" in o.get("metadata", {}).get("coursekit", {})]}
+            if -1 not in failed and set(failed) - set(allowed):  # a cell outside the exercises failed
+                baseline = F.answered(solution)  # every exercise solved, no hidden tests
+                inject_parameters(baseline, parameters, "stuck")
+                results["solved"] = (failures(baseline), {})
     return results
 
 

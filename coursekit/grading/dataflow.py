@@ -96,7 +96,9 @@ def exercise_dependencies(nb: nbformat.NotebookNode) -> list[Dependency]:
                     tainted |= bound
                 else:
                     tainted -= bound
-            for other in owners.get(i, []) if used else []:
+            if not used:
+                continue
+            for other in owners.get(i, []):
                 if other != exercise and (exercise, other) not in reported:
                     reported.add((exercise, other))
                     found.append(Dependency(exercise, other, i, tuple(sorted(used))))
