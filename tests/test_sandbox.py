@@ -48,6 +48,22 @@ def test_command_line_exposes_only_what_a_kernel_needs(tmp_path):
     assert not box.root.exists()
 
 
+
+@needs_bwrap
+def test_a_sandbox_whose_grader_is_gone_does_not_start(tmp_path):
+    # bubblewrap asks for its parent-death signal only once it runs; a grader killed before that
+    # would leave the kernel running. The guard in front of it starts nothing when its parent is not
+    # the process that built the command line (here: a shell in between, as init would be).
+    box = sb.Private.create(tmp_path)
+    marker = box.root / "started"
+    args = box.bwrap([sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"])
+    assert args[:3] == [shutil.which("setpriv", path="/usr/bin:/bin"), "--pdeathsig", "KILL"]
+    orphan = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *args], capture_output=True, timeout=60)
+    assert orphan.returncode == 1 and not marker.exists()
+    direct = subprocess.run(args, capture_output=True, timeout=60)
+    assert direct.returncode == 0 and marker.exists(), direct.stderr
+    box.remove()
+
 PROBES = {
     "root": "sorted(os.listdir('/'))",
     "home": "os.environ['HOME']",

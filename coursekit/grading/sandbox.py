@@ -7,7 +7,8 @@ grader's run, see :mod:`coursekit.grading.grade`) under `bubblewrap <https://git
 - its own user, PID, network, IPC, UTS and cgroup namespaces (``--unshare-all``): no network at
   all (its loopback is its own, the grading machine's servers are out of reach), no view of the
   grader's processes in ``/proc``; no capabilities (``--cap-drop ALL``), a new terminal session,
-  and it dies with the grader (``--die-with-parent``);
+  and it dies with the grader (``--die-with-parent``, and :func:`_orphan_guard` for a grader killed
+  while bubblewrap starts);
 - a file system built from nothing: the system directories (``/usr`` and the ``/lib`` links), a
   short list of ``/etc`` files (no ``shadow``, no ``pip.conf``), the Python installation, the
   virtual environment and the ``coursekit`` package directory, all **read-only**; a fresh
@@ -150,6 +151,20 @@ def _pth_dirs(site_dirs, package: str) -> set[str]:
     return found
 
 
+def _orphan_guard() -> list[str]:
+    """What goes before ``bwrap`` so that a grader killed while it starts a kernel leaves nothing
+    running. ``--die-with-parent`` asks for the parent-death signal only once bubblewrap runs: a
+    grader that dies between starting the process and that moment would leave the sandbox and its
+    kernel behind. ``setpriv --pdeathsig KILL`` asks for it first (it is kept across ``exec``), then
+    the shell checks that its parent is still the process that built the command line and hands over
+    to bubblewrap. Empty where util-linux's ``setpriv`` is missing."""
+    setpriv = shutil.which("setpriv", path="/usr/bin:/bin")
+    if not setpriv:
+        return []
+    return [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", f'[ "$PPID" = {os.getpid()} ] || exit 1; exec "$@"',
+            "sh"]
+
+
 def _python_dirs() -> list[str]:
     """The Python installation, the virtual environment, the site folders (and what their
     ``.pth`` files add) and the coursekit package (read-only)."""
@@ -240,7 +255,7 @@ class Private:
         args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(self.work), "--clearenv"]
         for k, v in self.environment(sandboxed=True, notebook=notebook).items():
             args += ["--setenv", k, v]
-        return [*args, "--", *command]
+        return [*_orphan_guard(), *args, "--", *command]
 
     def disk_bytes(self, limit_entries: int = 20_000) -> int:
         """Bytes written in the private folder (stops counting after ``limit_entries`` files: a
